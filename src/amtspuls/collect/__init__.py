@@ -1,0 +1,1 @@
+"""Collect: read raw inputs (server logs, tracker requests, event files) into hit batches."""

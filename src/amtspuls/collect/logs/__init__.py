@@ -1,0 +1,1 @@
+"""Server access logs: reading files and parsing them per format."""

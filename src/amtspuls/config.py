@@ -1,0 +1,71 @@
+"""Settings: defaults, overridden by `DATA/amtspuls.toml`, overridden by AMTSPULS_* env vars.
+
+Only settings that hold for the whole installation live here; per-site settings
+(time zone, search parameters) live with the site in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "./amtspuls-data"
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    # Raw events older than this are deleted; daily aggregates are kept.
+    retention_months: int = 13
+    # Daily visitor-hash salts are deleted after this many hours (Plausible's scheme).
+    salt_keep_hours: int = 48
+    # A session ends after this much inactivity.
+    session_timeout_minutes: int = 30
+    # Aggregates shown to people need at least k distinct visitors.
+    k_anonymity: int = 5
+    # Lines longer than this are malformed: no access-log line is legitimately this long.
+    max_line_bytes: int = 65536
+    # Lines handed to the processing engine at once (bounds memory of an import).
+    import_batch_lines: int = 250_000
+    # Memory the embedded engine may use; it never spills raw input to disk.
+    engine_memory_limit: str = "2GB"
+    engine_threads: int = 2
+    default_timezone: str = "Europe/Berlin"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "amtspuls.duckdb"
+
+    @property
+    def salt_dir(self) -> Path:
+        return self.data_dir / "salts"
+
+
+def _coerce(kind: type | str, raw: str):
+    kind_name = kind if isinstance(kind, str) else kind.__name__
+    if kind_name == "int":
+        return int(raw)
+    if kind_name == "Path":
+        return Path(raw)
+    return raw
+
+
+def load_settings(data_dir: str | Path | None = None) -> Settings:
+    """Build the settings for one data directory (argument > env > default)."""
+    chosen = Path(data_dir or os.environ.get("AMTSPULS_DATA") or DEFAULT_DATA_DIR)
+    settings = Settings(data_dir=chosen)
+    toml_file = chosen / "amtspuls.toml"
+    values: dict[str, object] = {}
+    if toml_file.is_file():
+        with toml_file.open("rb") as fh:
+            values.update(tomllib.load(fh))
+    for f in fields(Settings):
+        env = os.environ.get(f"AMTSPULS_{f.name.upper()}")
+        if env is not None and f.name != "data_dir":
+            values[f.name] = env
+    for f in fields(Settings):
+        if f.name in values and f.name != "data_dir":
+            setattr(settings, f.name, _coerce(f.type, str(values[f.name])))
+    return settings
