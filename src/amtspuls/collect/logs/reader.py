@@ -84,7 +84,10 @@ def iter_batches(
         try:
             block = buffer.read(BLOCK_BYTES)
         except (OSError, EOFError, zlib.error) as exc:
-            raise TruncatedInput(line_no, str(exc)) from None
+            # Hand over what was read intact, then report where the stream broke.
+            if pending:
+                yield LineBatch(first, pending, too_long)
+            raise TruncatedInput(line_no, str(exc) or type(exc).__name__) from None
         if not block:
             break
         block = carry + block

@@ -1,0 +1,1 @@
+"""Analyze: reports, search, topics, journeys, forms, anomalies, forecast, triage."""

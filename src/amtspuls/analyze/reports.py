@@ -1,0 +1,71 @@
+"""The base web-analytics reports, with date ranges in the site's time zone and
+k-anonymity applied. Shared by the CLI and the REST API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from amtspuls.errors import UserError
+from amtspuls.model import Site
+from amtspuls.privacy.kanon import fold_rows
+from amtspuls.store import DuckDBStore
+from amtspuls.store.reports import INTERVALS, ReportQueries
+
+REPORTS = ("overview", "pages", "entry-pages", "exit-pages", "referrers", "devices",
+           "not-found", "downloads", "timeseries", "traffic")
+DEFAULT_DAYS = 30
+
+
+def utc_window(site: Site, date_from: date | None, date_to: date | None,
+               store: DuckDBStore) -> tuple[datetime, datetime, date, date]:
+    """[lo, hi) in naive UTC for local dates [from, to]; by default the last 30 days
+    up to the last day with data."""
+    tz = ZoneInfo(site.timezone)
+    if date_to is None:
+        _, last = ReportQueries(store, site.id, site.timezone, datetime.min, datetime.max).data_range()
+        if last is not None:
+            last_local = last.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
+            date_to = last_local.date()
+        else:
+            date_to = datetime.now(tz).date()
+    if date_from is None:
+        date_from = date_to - timedelta(days=DEFAULT_DAYS - 1)
+    if date_from > date_to:
+        raise UserError(f"--from {date_from} is after --to {date_to}")
+    lo = datetime.combine(date_from, time.min, tz).astimezone(ZoneInfo("UTC"))
+    hi = datetime.combine(date_to + timedelta(days=1), time.min, tz).astimezone(ZoneInfo("UTC"))
+    return lo.replace(tzinfo=None), hi.replace(tzinfo=None), date_from, date_to
+
+
+def run_report(store: DuckDBStore, site: Site, name: str, date_from: date | None = None,
+               date_to: date | None = None, interval: str = "day", k: int = 5,
+               limit: int = 100) -> Any:
+    if name not in REPORTS:
+        raise UserError(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    if interval not in INTERVALS:
+        raise UserError(f"--interval must be one of {', '.join(INTERVALS)}")
+    if limit < 1:
+        raise UserError("--limit must be at least 1")
+    lo, hi, _, _ = utc_window(site, date_from, date_to, store)
+    q = ReportQueries(store, site.id, site.timezone, lo, hi, limit)
+    if name == "overview":
+        return q.overview()
+    if name == "pages":
+        return fold_rows(q.pages(), k, "path", ("pageviews",))
+    if name == "entry-pages":
+        return fold_rows(q.entry_pages(), k, "path", ("entries",))
+    if name == "exit-pages":
+        return fold_rows(q.exit_pages(), k, "path", ("exits",))
+    if name == "referrers":
+        return fold_rows(q.referrers(), k, "source", ("visits",))
+    if name == "devices":
+        return {key: fold_rows(rows, k, "name", ("visits",)) for key, rows in q.devices().items()}
+    if name == "not-found":
+        return fold_rows(q.not_found(), k, "path", ("hits", "internal_hits"))
+    if name == "downloads":
+        return fold_rows(q.downloads(), k, "target", ("downloads",))
+    if name == "timeseries":
+        return q.timeseries(interval)
+    return q.traffic()

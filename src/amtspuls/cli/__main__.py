@@ -1,0 +1,3 @@
+from amtspuls.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Enrich: user agents and bots, referrers, request kinds, sessions, service mapping."""

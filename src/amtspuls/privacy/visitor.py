@@ -1,0 +1,26 @@
+"""The pseudonymous visitor id: a keyed hash that changes every day.
+
+    visitor_id = first 64 bits of SHA-256(daily salt | site | truncated IP | user agent)
+
+The truncated IP and the user agent exist only inside this expression; the salt is
+deleted after 48 hours, after which an id can no longer be linked to anything."""
+
+from __future__ import annotations
+
+from amtspuls.privacy.ip import SQL_IPV4
+
+
+def sql_truncated_ip(ip_expr: str) -> str:
+    """IPv4 truncated in the engine; other forms come from the `ip_other` lookup table."""
+    return (
+        f"CASE WHEN regexp_matches({ip_expr}, '{SQL_IPV4}') "
+        f"THEN regexp_replace({ip_expr}, '{SQL_IPV4}', '\\1.0') "
+        f"ELSE coalesce(ip_other.truncated, '') END"
+    )
+
+
+def sql_visitor_id(site_id: int) -> str:
+    return (
+        "('0x' || left(sha256(salt.salt || '|' || "
+        f"'{int(site_id)}' || '|' || ip_trunc || '|' || coalesce(user_agent, '')), 16))::UBIGINT"
+    )

@@ -1,0 +1,339 @@
+"""DuckDB backend: one file in the data directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from amtspuls.config import Settings
+from amtspuls.errors import UserError
+from amtspuls.model import EVENT_SCHEMA, PAGE_TYPES, Site
+from amtspuls.store.schema import MIGRATIONS
+
+_PAGE_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in PAGE_TYPES) + ")"
+
+
+class DuckDBStore:
+    def __init__(self, settings: Settings, read_only: bool = False) -> None:
+        self.settings = settings
+        self.path = settings.db_path
+        if not read_only:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise UserError(f"{settings.data_dir}: no amtspuls data here yet (import something first)")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise UserError(
+                    f"{self.path}: in use by another amtspuls process (stop it or use its API)"
+                ) from None
+            raise UserError(f"{self.path}: cannot open the store ({exc})") from None
+        self.con.execute(f"SET threads = {int(settings.engine_threads)}")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.RLock()
+        if not read_only:
+            self.migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread (the server uses one per request)."""
+        return self.con.cursor()
+
+    def migrate(self) -> int:
+        with self._lock:
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "description VARCHAR, applied TIMESTAMP DEFAULT current_timestamp)"
+            )
+            done = {r[0] for r in self.con.execute("SELECT version FROM schema_version").fetchall()}
+            applied = 0
+            for version, description, sql in MIGRATIONS:
+                if version in done:
+                    continue
+                self.con.execute("BEGIN")
+                try:
+                    self.con.execute(sql)
+                    self.con.execute(
+                        "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                        [version, description],
+                    )
+                    self.con.execute("COMMIT")
+                except Exception:
+                    self.con.execute("ROLLBACK")
+                    raise
+                applied += 1
+            return applied
+
+    def schema_version(self) -> int:
+        rows = self.con.execute("SELECT max(version) FROM schema_version").fetchall()
+        return int(rows[0][0] or 0)
+
+    # -- sites -------------------------------------------------------------------------
+    def _site(self, row: Sequence[Any]) -> Site:
+        settings = json.loads(row[3]) if row[3] else {}
+        return Site(
+            id=row[0], domain=row[1], timezone=row[2],
+            search_params=tuple(settings.get("search_params", ())),
+        )
+
+    def get_site(self, domain: str) -> Site | None:
+        rows = self.con.execute(
+            "SELECT id, domain, timezone, settings FROM sites WHERE domain = ?",
+            [normalise_domain(domain)],
+        ).fetchall()
+        return self._site(rows[0]) if rows else None
+
+    def site_by_id(self, site_id: int) -> Site | None:
+        rows = self.con.execute(
+            "SELECT id, domain, timezone, settings FROM sites WHERE id = ?", [site_id]
+        ).fetchall()
+        return self._site(rows[0]) if rows else None
+
+    def list_sites(self) -> list[Site]:
+        rows = self.con.execute(
+            "SELECT id, domain, timezone, settings FROM sites ORDER BY id"
+        ).fetchall()
+        return [self._site(r) for r in rows]
+
+    def add_site(self, domain: str, timezone: str | None = None) -> Site:
+        domain = normalise_domain(domain)
+        tz = timezone or self.settings.default_timezone
+        validate_timezone(tz)
+        with self._lock:
+            existing = self.get_site(domain)
+            if existing:
+                return existing
+            rows = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM sites").fetchall()
+            new_id = int(rows[0][0])
+            self.con.execute(
+                "INSERT INTO sites (id, domain, timezone, settings) VALUES (?, ?, ?, ?)",
+                [new_id, domain, tz, "{}"],
+            )
+        site = self.get_site(domain)
+        assert site is not None
+        return site
+
+    def ensure_site(self, domain: str) -> Site:
+        return self.get_site(domain) or self.add_site(domain)
+
+    # -- ingest ------------------------------------------------------------------------
+    def import_progress(self, fingerprint: str) -> int:
+        rows = self.con.execute(
+            "SELECT lines_done FROM imports WHERE fingerprint = ?", [fingerprint]
+        ).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def prior_visits(self, site_id: int, visitor_ids: pa.Table, ts_from: datetime,
+                     ts_to: datetime) -> pa.Table:
+        """Last stored event per visitor shortly before a batch (to continue sessions)."""
+        cur = self.cursor()
+        cur.register("batch_visitors", visitor_ids)
+        try:
+            return cur.sql(
+                """
+                SELECT e.visitor_id, max(e.ts) AS last_ts, arg_max(e.session_id, e.ts) AS session_id
+                FROM events e SEMI JOIN batch_visitors b ON e.visitor_id = b.visitor_id
+                WHERE e.site_id = $site AND e.ts >= $lo AND e.ts <= $hi
+                GROUP BY e.visitor_id
+                """,
+                params={"site": site_id, "lo": ts_from, "hi": ts_to},
+            ).to_arrow_table()
+        finally:
+            cur.unregister("batch_visitors")
+            cur.close()
+
+    def write_batch(
+        self,
+        site: Site,
+        events: pa.Table,
+        counts: Iterable[tuple[date, str, str, int]],
+        progress: dict[str, Any] | None = None,
+    ) -> None:
+        """Store one processed batch atomically: events, counts, the sessions and daily
+        aggregates it touches, and (for a file import) how far the file is done."""
+        events = events.cast(EVENT_SCHEMA)
+        counts = [c for c in counts if c[3]]
+        with self._lock:
+            con = self.con
+            con.execute("BEGIN")
+            try:
+                if events.num_rows:
+                    con.register("new_events", events)
+                    con.execute("INSERT INTO events SELECT * FROM new_events")
+                    self._refresh_sessions(con, site)
+                    self._refresh_daily(con, site)
+                    con.unregister("new_events")
+                if counts:
+                    con.executemany(
+                        "INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?)",
+                        [(site.id, d, src, reason, n) for d, src, reason, n in counts],
+                    )
+                if progress:
+                    con.execute(
+                        """
+                        INSERT INTO imports (fingerprint, site_id, path, format, lines_done, counts)
+                        VALUES ($fp, $site, $path, $format, $done, $counts)
+                        ON CONFLICT (fingerprint) DO UPDATE SET lines_done = excluded.lines_done,
+                            counts = excluded.counts, path = excluded.path,
+                            updated = now()
+                        """,
+                        {**progress, "site": site.id},
+                    )
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def _refresh_sessions(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE touched AS
+            SELECT DISTINCT session_id FROM new_events;
+            CREATE OR REPLACE TEMP TABLE touched_range AS
+            SELECT min(ts) - INTERVAL 1 DAY AS lo, max(ts) AS hi FROM new_events;
+            DELETE FROM sessions WHERE site_id = $site AND session_id IN (SELECT session_id FROM touched);
+            """.replace("$site", str(site.id))
+        )
+        con.execute(
+            f"""
+            INSERT INTO sessions
+            SELECT
+                e.session_id,
+                any_value(e.site_id),
+                any_value(e.visitor_id),
+                min(e.ts),
+                max(e.ts),
+                date_diff('millisecond', min(e.ts), max(e.ts)) / 1000.0,
+                count(*) FILTER (WHERE e.type = 'pageview'),
+                count(*) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
+                count(*),
+                count(*) FILTER (WHERE e.type = 'search'),
+                arg_min(e.path, e.ts) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
+                arg_max(e.path, e.ts) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
+                arg_min(e.referrer_class, e.ts),
+                arg_min(e.referrer_host, e.ts),
+                arg_min(e.campaign, e.ts),
+                arg_min(e.device, e.ts),
+                arg_min(e.browser, e.ts),
+                arg_min(e.os, e.ts),
+                sum(e.engagement_ms),
+                count(*) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}) <= 1
+            FROM events e
+            WHERE e.site_id = {site.id}
+              AND e.ts >= (SELECT lo FROM touched_range)
+              AND e.session_id IN (SELECT session_id FROM touched)
+            GROUP BY e.session_id
+            """
+        )
+
+    def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
+        tz = site.timezone.replace("'", "")
+        local = f"timezone('{tz}', ts AT TIME ZONE 'UTC')"
+        sid = site.id
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE touched_days AS
+            SELECT DISTINCT CAST({local} AS DATE) AS day FROM new_events;
+            CREATE OR REPLACE TEMP TABLE day_events AS
+            SELECT *, CAST({local} AS DATE) AS day FROM events
+            WHERE site_id = {sid}
+              AND ts >= (SELECT min(ts) - INTERVAL 2 DAY FROM new_events)
+              AND ts <= (SELECT max(ts) + INTERVAL 2 DAY FROM new_events)
+              AND CAST({local} AS DATE) IN (SELECT day FROM touched_days);
+            DELETE FROM daily_pages WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_services WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_site WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            INSERT INTO daily_pages
+            SELECT {sid}, day, path, any_value(service_id), count(*), count(DISTINCT visitor_id)
+            FROM day_events WHERE type = 'pageview' GROUP BY day, path;
+            INSERT INTO daily_services
+            SELECT {sid}, day, coalesce(service_id, 'none'),
+                   count(DISTINCT session_id),
+                   count(*) FILTER (WHERE type = 'pageview'),
+                   count(*) FILTER (WHERE type = 'search'),
+                   count(*) FILTER (WHERE type = 'download'),
+                   count(*) FILTER (WHERE type = 'form_start'),
+                   count(*) FILTER (WHERE type = 'form_submit'),
+                   count(*) FILTER (WHERE type = 'form_error')
+            FROM day_events GROUP BY day, coalesce(service_id, 'none');
+            INSERT INTO daily_site
+            SELECT {sid}, d.day, d.visitors, d.visits, d.pageviews,
+                   coalesce(s.bounces, 0), coalesce(s.duration_s, 0)
+            FROM (
+                SELECT day, count(DISTINCT visitor_id) AS visitors,
+                       count(DISTINCT session_id) AS visits,
+                       count(*) FILTER (WHERE type = 'pageview') AS pageviews
+                FROM day_events GROUP BY day
+            ) d LEFT JOIN (
+                SELECT CAST(timezone('{tz}', start_ts AT TIME ZONE 'UTC') AS DATE) AS day,
+                       count(*) FILTER (WHERE is_bounce) AS bounces, sum(duration_s) AS duration_s
+                FROM sessions
+                WHERE site_id = {sid}
+                  AND start_ts >= (SELECT min(ts) - INTERVAL 2 DAY FROM new_events)
+                  AND start_ts <= (SELECT max(ts) + INTERVAL 2 DAY FROM new_events)
+                GROUP BY 1
+            ) s USING (day);
+            DROP TABLE day_events;
+            """
+        )
+
+    # -- retention ---------------------------------------------------------------------
+    def delete_events_before(self, cutoff: datetime) -> dict[str, int]:
+        """Delete raw events and sessions older than `cutoff` (UTC); aggregates stay."""
+        with self._lock:
+            con = self.con
+            con.execute("BEGIN")
+            try:
+                n_events = con.execute(
+                    "SELECT count(*) FROM events WHERE ts < ?", [cutoff]
+                ).fetchall()[0][0]
+                con.execute("DELETE FROM events WHERE ts < ?", [cutoff])
+                n_sessions = con.execute(
+                    "SELECT count(*) FROM sessions WHERE end_ts < ?", [cutoff]
+                ).fetchall()[0][0]
+                con.execute("DELETE FROM sessions WHERE end_ts < ?", [cutoff])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return {"events": int(n_events), "sessions": int(n_sessions)}
+
+    # -- reads -------------------------------------------------------------------------
+    def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[dict]:
+        """Run a read query of this package's report SQL and return rows as dicts."""
+        cur = self.cursor()
+        try:
+            result = cur.execute(sql, params or {})
+            names = [d[0] for d in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        finally:
+            cur.close()
+
+
+def normalise_domain(domain: str) -> str:
+    d = (domain or "").strip().lower()
+    if "://" in d:
+        d = d.split("://", 1)[1]
+    d = d.split("/", 1)[0]
+    if not d or any(c.isspace() for c in d) or len(d) > 253:
+        raise UserError(f"not a valid site domain: {domain!r}")
+    return d
+
+
+def validate_timezone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)") from None
