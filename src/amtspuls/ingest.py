@@ -1,31 +1,36 @@
 """The one ingest path for server logs, tracker requests and event files.
 
-A batch of hits (`model.HIT_SCHEMA`) passes a list of named steps, each enriching it or
-dropping rows with a counted reason, each timed:
+A batch of hits (`model.HIT_SCHEMA`) passes a list of named, timed steps:
 
-    drop_no_request → put_user_agent → drop_bots → put_url → put_referrer →
-    drop_spam_referrers → classify → drop_uncounted → put_visitor_id → put_session →
-    put_service → write
+    put_user_agent   device, browser, OS, bot flag          (per distinct user agent)
+    put_url          path, kept query, search, campaign,     (per distinct URL)
+                     file type, service
+    put_referrer     class, host, internal path, spam flag  (per distinct referrer)
+    put_salts        today's salts, truncated IPv6           (per distinct day / address)
+    classify         one pass over the rows: what each hit is (pageview, search, …) or why
+                     it is dropped (bot, spam_referrer, static, redirect, …), and the
+                     visitor id for those kept
+    count_dropped    dropped rows counted per day and reason
+    put_session      sessions by inactivity, continued from the store
+    write            stored atomically with the import's progress
 
-The steps run in the in-memory engine (`engine.py`); only the last one touches the store,
-and by then the IP and user agent are gone.
+Expensive work runs once per distinct value, not per row. Only `write` touches the store,
+and by then the IP and user agent are gone: they exist only in the in-memory engine.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from amtspuls.config import Settings
 from amtspuls.engine import new_engine
-from amtspuls.enrich.bots import is_bot
 from amtspuls.enrich.referrer import classify_referrers, is_spam_referrer
-from amtspuls.enrich.requests import DROPPED_KINDS, STORED_KINDS, sql_extension, sql_kind
+from amtspuls.enrich.requests import STORED_KINDS, sql_extension, sql_kind
 from amtspuls.enrich.services import map_paths
 from amtspuls.enrich.sessions import sql_assign_sessions
 from amtspuls.enrich.useragent import classify_user_agents
@@ -44,6 +49,10 @@ from amtspuls.privacy.urls import (
 from amtspuls.privacy.visitor import sql_truncated_ip, sql_visitor_id
 from amtspuls.store import DuckDBStore
 
+# Event types a tracker may send (anything else is dropped as `unknown_type`).
+_TRACKER_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+_STORED = ", ".join(f"'{t}'" for t in sorted(set(EVENT_TYPES) | set(STORED_KINDS)))
+
 
 class Ingestor:
     """Processes batches for one site and one source (`log`, `tracker`, `events`, …)."""
@@ -59,78 +68,61 @@ class Ingestor:
         self.rules = load_rules(settings.data_dir / "request_rules.toml")
         self.salts = SaltStore(settings.salt_dir, settings.salt_keep_hours)
         self.salts.purge()
-        self._counts: dict[tuple[date, str], int] = defaultdict(int)
+        self._counts: list[tuple[Any, str, str, int]] = []
         self.steps: list[tuple[str, Callable[[], None]]] = [
-            ("drop_no_request", self.drop_no_request),
             ("put_user_agent", self.put_user_agent),
-            ("drop_bots", self.drop_bots),
             ("put_url", self.put_url),
             ("put_referrer", self.put_referrer),
-            ("drop_spam_referrers", self.drop_spam_referrers),
+            ("put_salts", self.put_salts),
             ("classify", self.classify),
-            ("drop_uncounted", self.drop_uncounted),
-            ("put_visitor_id", self.put_visitor_id),
+            ("count_dropped", self.count_dropped),
             ("put_session", self.put_session),
-            ("put_service", self.put_service),
         ]
 
     # -- driver ------------------------------------------------------------------------
     def process(self, hits: pa.Table, progress: dict[str, Any] | None = None) -> pa.Table:
         """Run all steps on one batch and store the result atomically (with `progress`)."""
-        self._counts.clear()
+        self._counts = []
         timings = self.report.step_seconds
-        self.engine.register("incoming", hits)
-        self.engine.execute("CREATE OR REPLACE TEMP TABLE hits AS SELECT * FROM incoming")
-        self.engine.unregister("incoming")
-        for name, step in self.steps:
-            started = time.perf_counter()
-            if self._rows() or name == "drop_no_request":
+        events = EVENT_SCHEMA.empty_table()
+        if hits.num_rows:
+            self.engine.register("incoming", hits)
+            self.engine.execute("CREATE OR REPLACE TEMP TABLE hits AS SELECT * FROM incoming")
+            self.engine.unregister("incoming")
+            for name, step in self.steps:
+                started = time.perf_counter()
                 step()
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            events = self._events()
+            sessions = self._session_parts()
+        else:
+            sessions = None
         started = time.perf_counter()
-        events = self._events()
-        counts = [(d, self.source, reason, n) for (d, reason), n in self._counts.items()]
-        self.store.write_batch(self.site, events, counts, progress)
+        self.store.write_batch(self.site, events, sessions, self._counts, progress)
         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - started
-        self.engine.execute("DROP TABLE IF EXISTS hits")
+        for table in ("hits", "kept", "classified"):
+            self.engine.execute(f"DROP TABLE IF EXISTS {table}")
         return events
 
     def close(self) -> None:
         self.engine.close()
 
-    def _rows(self) -> int:
-        return int(self.engine.execute("SELECT count(*) FROM hits").fetchall()[0][0])
+    def _distinct(self, expr: str, table: str = "hits") -> list:
+        return [r[0] for r in self.engine.execute(f"SELECT DISTINCT {expr} FROM {table}").fetchall()]
 
-    def _distinct(self, expr: str) -> list:
-        return [r[0] for r in self.engine.execute(f"SELECT DISTINCT {expr} FROM hits").fetchall()]
-
-    def _drop(self, reason: str, condition: str) -> int:
-        """Remove rows matching `condition`, counted per UTC day under `reason`."""
-        rows = self.engine.execute(
-            f"SELECT CAST(ts AS DATE), count(*) FROM hits WHERE {condition} GROUP BY 1"
-        ).fetchall()
-        total = 0
-        for day, n in rows:
-            self._counts[(day, reason)] += n
-            total += n
-        if total:
-            self.engine.execute(f"DELETE FROM hits WHERE {condition}")
-            self.report.count(self.report.dropped, reason, total)
-        return total
-
-    def _lookup(self, name: str, table: pa.Table) -> None:
+    def _lookup(self, name: str, table: pa.Table, derive: str | None = None) -> None:
+        """Materialise a lookup table (optionally with derived columns) in the engine."""
         self.engine.register(f"{name}_arrow", table)
-        self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+        select = f"SELECT *, {derive} FROM {name}_arrow" if derive else f"SELECT * FROM {name}_arrow"
+        self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
         self.engine.unregister(f"{name}_arrow")
 
     # -- steps -------------------------------------------------------------------------
-    def drop_no_request(self) -> None:
-        self._drop("no_request", "ts IS NULL OR (type IS NULL AND (url IS NULL OR method IS NULL))")
-
     def put_user_agent(self) -> None:
-        uas = self._distinct("coalesce(user_agent, '')")
+        # NULL (the format has no user-agent field) is not the same as "" or "-" (a client
+        # that sent none, almost always a script): only the latter counts as a bot.
+        uas = self._distinct("user_agent")
         infos = classify_user_agents(uas)
-        bots = is_bot(uas)
         self._lookup(
             "ua_info",
             pa.table(
@@ -140,160 +132,194 @@ class Ingestor:
                     "browser": [i.browser for i in infos],
                     "browser_version": [i.browser_version for i in infos],
                     "os": [i.os for i in infos],
-                    "is_bot": [i.is_bot or b for i, b in zip(infos, bots, strict=True)],
+                    "is_bot": [i.is_bot for i in infos],
                 }
             ),
         )
-        self.engine.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE hits AS
-            SELECT h.*, u.device, u.browser, u.browser_version, u.os, u.is_bot
-            FROM hits h LEFT JOIN ua_info u ON coalesce(h.user_agent, '') = u.ua
-            """
-        )
-
-    def drop_bots(self) -> None:
-        self.report.bots += self._drop("bot", "is_bot")
-        self.report.dropped.pop("bot", None)
 
     def put_url(self) -> None:
-        path, query = sql_path_and_query("url")
         rules = self.rules
-        search = sql_param("raw_query", rules.search_params)
+        path, query = sql_path_and_query("url")
         self.engine.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE hits AS
-            WITH s AS (SELECT *, {path} AS raw_path, {query} AS raw_query FROM hits)
-            SELECT * REPLACE (
-                       left(lower(regexp_replace(trim({sql_scrub(
-                           f"coalesce(search_query, {search})")}), '\\s+', ' ', 'g')), 200)
-                       AS search_query,
-                       left({sql_scrub('title')}, 300) AS title,
-                       {sql_target('target')} AS target,
-                       left({sql_scrub('form')}, 100) AS form,
-                       left({sql_scrub('field')}, 100) AS field
-                   ),
+            CREATE OR REPLACE TEMP TABLE url_info AS
+            WITH d AS (SELECT DISTINCT url FROM hits WHERE url IS NOT NULL),
+            s AS (SELECT url, {path} AS raw_path, {query} AS raw_query FROM d)
+            SELECT url,
+                   raw_path,
                    {sql_clean_path('raw_path')} AS path,
                    {sql_kept_query('raw_query', rules)} AS query,
-                   {sql_param('raw_query', rules.campaign_name_params)} AS campaign_raw,
+                   {sql_param('raw_query', rules.search_params)} AS url_search,
+                   left({sql_scrub(sql_param('raw_query', rules.campaign_name_params))}, 200)
+                       AS campaign,
                    {sql_extension('raw_path')} AS ext
             FROM s
             """
         )
+        paths = self._distinct("path", "url_info")
+        self._lookup("svc", pa.table({"svc_path": pa.array(paths, pa.string()),
+                                      "service_id": pa.array(map_paths(paths), pa.string())}))
 
     def put_referrer(self) -> None:
         refs = self._distinct("coalesce(referrer, '')")
         infos = classify_referrers(refs, self.site.domain, None)
-        hosts = [i.host for i in infos]
-        spam = is_spam_referrer(hosts)
+        spam = is_spam_referrer([i.host for i in infos])
         self._lookup(
             "ref_info",
             pa.table(
                 {
                     "ref": pa.array(refs, pa.string()),
                     "ref_class": [i.ref_class for i in infos],
-                    "ref_host": [i.host for i in infos],
-                    "ref_path": [i.path for i in infos],
+                    "ref_host_raw": [i.host for i in infos],
+                    "ref_path_raw": [i.path for i in infos],
                     "is_spam": spam,
                 }
             ),
-        )
-        self.engine.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE hits AS
-            SELECT h.* EXCLUDE (referrer, campaign_raw),
-                   CASE WHEN h.campaign_raw IS NOT NULL THEN 'campaign' ELSE r.ref_class END
-                       AS referrer_class,
-                   nullif({sql_scrub('r.ref_host')}, '') AS referrer_host,
-                   nullif(left({sql_scrub('r.ref_path')}, 1024), '') AS referrer_path,
-                   left({sql_scrub('h.campaign_raw')}, 200) AS campaign,
-                   r.is_spam
-            FROM hits h LEFT JOIN ref_info r ON coalesce(h.referrer, '') = r.ref
-            """
-        )
-
-    def drop_spam_referrers(self) -> None:
-        self._drop("spam_referrer", "is_spam")
-
-    def classify(self) -> None:
-        self.engine.execute(
-            f"CREATE OR REPLACE TEMP TABLE hits AS SELECT * REPLACE ({sql_kind(self.rules)} AS type) FROM hits"
-        )
-
-    def drop_uncounted(self) -> None:
-        for kind in DROPPED_KINDS:
-            n = self._drop(kind, f"type = '{kind}'")
-            if kind == "static":
-                self.report.static += n
-                self.report.dropped.pop("static", None)
-        known = ", ".join(f"'{k}'" for k in (*EVENT_TYPES, *STORED_KINDS))
-        self._drop("unknown_type", f"type NOT IN ({known})")
-
-    def put_visitor_id(self) -> None:
-        others = [
-            ip for ip in self._distinct("ip")
-            if ip is not None and not _looks_ipv4(ip)
-        ]
-        self._lookup(
-            "ip_other",
-            pa.table(
-                {
-                    "ip": pa.array(others, pa.string()),
-                    "truncated": pa.array([truncate_ip(ip) for ip in others], pa.string()),
-                }
+            derive=(
+                f"nullif({sql_scrub('ref_host_raw')}, '') AS ref_host, "
+                f"nullif(left({sql_scrub('ref_path_raw')}, 1024), '') AS ref_path"
             ),
         )
+
+    def put_salts(self) -> None:
+        others = [ip for ip in self._distinct("ip") if ip is not None and not _looks_ipv4(ip)]
+        self._lookup("ip_other", pa.table({
+            "ip": pa.array(others, pa.string()),
+            "truncated": pa.array([truncate_ip(ip) for ip in others], pa.string()),
+        }))
         days = self._distinct("CAST(ts AS DATE)")
-        self._lookup(
-            "salt",
-            pa.table({"day": pa.array(days, pa.date32()),
-                      "salt": [self.salts.salt_for(d) for d in days]}),
+        self._lookup("salt", pa.table({
+            "day": pa.array(days, pa.date32()),
+            "salt": pa.array([self.salts.salt_for(d) for d in days], pa.string()),
+        }))
+
+    def classify(self) -> None:
+        """One pass: join the lookups, decide each row's kind, pseudonymise kept rows."""
+        kind = sql_kind(self.rules)
+        self.engine.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE classified AS
+            WITH j AS (
+                SELECT h.* EXCLUDE (search_query),
+                       h.search_query AS sent_search,
+                       ua.device, ua.browser, ua.browser_version, ua.os, ua.is_bot,
+                       u.raw_path, u.path, u.query, u.url_search, u.campaign, u.ext,
+                       svc.service_id,
+                       r.ref_class, r.ref_host, r.ref_path, r.is_spam,
+                       coalesce(h.search_query, u.url_search) AS search_query
+                FROM hits h
+                LEFT JOIN ua_info ua ON h.user_agent IS NOT DISTINCT FROM ua.ua
+                LEFT JOIN url_info u ON h.url = u.url
+                LEFT JOIN svc ON u.path = svc.svc_path
+                LEFT JOIN ref_info r ON coalesce(h.referrer, '') = r.ref
+            ), k AS (
+                SELECT *,
+                       CASE
+                         WHEN ts IS NULL OR (type IS NULL AND (url IS NULL OR method IS NULL))
+                           THEN 'no_request'
+                         WHEN type IS NOT NULL AND type NOT IN ({_TRACKER_TYPES})
+                           THEN 'unknown_type'
+                         WHEN is_bot THEN 'bot'
+                         WHEN is_spam THEN 'spam_referrer'
+                         ELSE {kind}
+                       END AS kind
+                FROM j
+            )
+            SELECT k.*, {sql_truncated_ip('k.ip')} AS ip_trunc, salt.salt
+            FROM k
+            LEFT JOIN ip_other ON k.ip = ip_other.ip
+            LEFT JOIN salt ON CAST(k.ts AS DATE) = salt.day
+            """
         )
+
+    def count_dropped(self) -> None:
+        rows = self.engine.execute(
+            f"SELECT CAST(ts AS DATE) AS day, kind, count(*) FROM classified "
+            f"WHERE kind NOT IN ({_STORED}) GROUP BY ALL"
+        ).fetchall()
+        report = self.report
+        for day, kind, n in rows:
+            self._counts.append((day, self.source, kind, n))
+            if kind == "bot":
+                report.bots += n
+            elif kind == "static":
+                report.static += n
+            else:
+                report.count(report.dropped, kind, n)
+
+    def put_session(self) -> None:
+        search = sql_scrub("search_query")
         self.engine.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE hits AS
-            WITH t AS (
-                SELECT h.*, {sql_truncated_ip('h.ip')} AS ip_trunc
-                FROM hits h LEFT JOIN ip_other ON h.ip = ip_other.ip
-            )
-            SELECT t.* EXCLUDE (ip, user_agent, ip_trunc),
-                   {sql_visitor_id(self.site.id)} AS visitor_id
-            FROM t JOIN salt ON CAST(t.ts AS DATE) = salt.day
+            SELECT ts, kind AS type, {sql_visitor_id(self.site.id)} AS visitor_id,
+                   path, query,
+                   left({sql_scrub('title')}, 300) AS title,
+                   CASE WHEN campaign IS NOT NULL THEN 'campaign' ELSE ref_class END
+                       AS referrer_class,
+                   ref_host AS referrer_host,
+                   ref_path AS referrer_path,
+                   campaign,
+                   CASE WHEN kind = 'search' THEN
+                       left(lower(regexp_replace(trim({search}), '\\s+', ' ', 'g')), 200)
+                   END AS search_query,
+                   search_results, left(search_category, 100) AS search_category,
+                   {sql_target('target')} AS target,
+                   left({sql_scrub('form')}, 100) AS form,
+                   left({sql_scrub('field')}, 100) AS field,
+                   left(event_category, 100) AS event_category,
+                   left(event_action, 100) AS event_action,
+                   left({sql_scrub('event_name')}, 200) AS event_name,
+                   event_value, engagement_ms, status, bytes,
+                   device, browser, browser_version, os, service_id
+            FROM classified WHERE kind IN ({_STORED})
             """
         )
-        self.engine.execute("DROP TABLE ip_other; DROP TABLE salt")
-
-    def put_session(self) -> None:
+        self.engine.execute("DROP TABLE classified")
         (lo, hi), = self.engine.execute("SELECT min(ts), max(ts) FROM hits").fetchall()
-        timeout = timedelta(minutes=self.settings.session_timeout_minutes)
-        visitors = self.engine.sql("SELECT DISTINCT visitor_id FROM hits").to_arrow_table()
-        prior = self.store.prior_visits(
-            self.site.id, visitors, _naive_utc(lo) - timeout, _naive_utc(hi)
-        )
-        self._lookup("prior", prior.cast(pa.schema([
-            ("visitor_id", pa.uint64()), ("last_ts", pa.timestamp("us", tz="UTC")),
-            ("session_id", pa.uint64())])))
+        if lo is None:
+            self.engine.execute(
+                "CREATE OR REPLACE TEMP TABLE prior (visitor_id UBIGINT, last_ts TIMESTAMPTZ, "
+                "session_id UBIGINT)"
+            )
+        else:
+            timeout = timedelta(minutes=self.settings.session_timeout_minutes)
+            visitors = self.engine.sql("SELECT DISTINCT visitor_id FROM hits").to_arrow_table()
+            prior = self.store.prior_visits(
+                self.site.id, visitors, _naive_utc(lo) - timeout, _naive_utc(hi)
+            )
+            self._lookup("prior", prior.cast(pa.schema([
+                ("visitor_id", pa.uint64()), ("last_ts", pa.timestamp("us", tz="UTC")),
+                ("session_id", pa.uint64())])))
         self.engine.execute(sql_assign_sessions(self.settings.session_timeout_minutes))
 
-    def put_service(self) -> None:
-        paths = self._distinct("path")
-        self._lookup(
-            "svc", pa.table({"p": pa.array(paths, pa.string()),
-                             "service_id": pa.array(map_paths(paths), pa.string())})
-        )
-        self.engine.execute(
+    def _session_parts(self) -> pa.Table:
+        """This batch's share of each session (the store merges it with what it holds)."""
+        pages = "type IN ('pageview', 'search', 'not_found')"
+        return self.engine.sql(
+            f"""
+            SELECT session_id, any_value(visitor_id) AS visitor_id,
+                   CAST(min(ts) AT TIME ZONE 'UTC' AS TIMESTAMP) AS start_ts,
+                   CAST(max(ts) AT TIME ZONE 'UTC' AS TIMESTAMP) AS end_ts,
+                   count(*) FILTER (WHERE type = 'pageview') AS pageviews,
+                   count(*) FILTER (WHERE {pages}) AS page_actions,
+                   count(*) AS events,
+                   count(*) FILTER (WHERE type = 'search') AS searches,
+                   arg_min(path, ts) FILTER (WHERE {pages}) AS entry_path,
+                   arg_max(path, ts) FILTER (WHERE {pages}) AS exit_path,
+                   arg_min(referrer_class, ts) AS referrer_class,
+                   arg_min(referrer_host, ts) AS referrer_host,
+                   arg_min(campaign, ts) AS campaign,
+                   arg_min(device, ts) AS device,
+                   arg_min(browser, ts) AS browser,
+                   arg_min(os, ts) AS os,
+                   sum(engagement_ms) AS engagement_ms
+            FROM hits GROUP BY session_id
             """
-            CREATE OR REPLACE TEMP TABLE hits AS
-            SELECT h.*, svc.service_id FROM hits h LEFT JOIN svc ON h.path = svc.p
-            """
-        )
+        ).to_arrow_table()
 
     def _events(self) -> pa.Table:
-        if not self._table_exists() or self._rows() == 0:
-            return EVENT_SCHEMA.empty_table()
-        for kind, n in self.engine.execute(
-            "SELECT type, count(*) FROM hits GROUP BY type"
-        ).fetchall():
+        for kind, n in self.engine.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall():
             self.report.count(self.report.by_type, kind, n)
             if kind == "pageview":
                 self.report.pageviews += n
@@ -307,15 +333,8 @@ class Ingestor:
                 cols.append("CAST(ts AT TIME ZONE 'UTC' AS TIMESTAMP) AS ts")
             else:
                 cols.append(f.name)
-        table = self.engine.sql(
-            f"SELECT {', '.join(cols)} FROM hits ORDER BY ts"
-        ).to_arrow_table()
+        table = self.engine.sql(f"SELECT {', '.join(cols)} FROM hits ORDER BY ts").to_arrow_table()
         return table.cast(EVENT_SCHEMA)
-
-    def _table_exists(self) -> bool:
-        return bool(self.engine.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hits' AND temporary"
-        ).fetchall()[0][0])
 
 
 def _looks_ipv4(ip: str) -> bool:

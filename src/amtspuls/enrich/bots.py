@@ -9,10 +9,14 @@ A user agent is a bot when any of these holds:
   ``bot-patterns-extra.txt`` (HTTP libraries, command-line tools, headless browsers,
   uptime monitors, generic self-descriptions).
 
-All patterns are compiled into a single regular expression: the plain-literal patterns
-(the vast majority) become one character trie, so the engine tests one branch per input
-position instead of ~1,500; the few real regexes are appended as alternatives. Patterns
-are case-sensitive, as published.
+The ~1,520 patterns are compiled into two regular expressions (:func:`compile_patterns`):
+plain-text patterns and alternatives (the vast majority, including simple ones such as
+``[Cc]urebot`` or ``Ahrefs(Bot|SiteAudit)`` after expansion) become a character trie, so
+the engine follows one branch per input position instead of trying ~1,500 patterns; the
+few real regexes are appended as alternatives. Patterns are case-sensitive, as published;
+lines of the extra file written as ``(?i:...)`` form the second expression, searched in
+the lower-cased user agent. The tests check that the compiled form matches exactly what
+the individual patterns match.
 
 The pipeline calls :func:`is_bot` once per *distinct* user agent of a batch; results are
 kept in a bounded in-memory LRU cache (keyed on the string, never written anywhere).
@@ -372,15 +376,20 @@ def bot_verdict(ua: str, device_family: str | None) -> bool:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _is_bot_one(ua: str) -> bool:
+    """``ua`` is already cut to MAX_UA_CHARS."""
     if is_missing_user_agent(ua) or matches_bot_patterns(ua):
         return True
-    device = ua_resolver()(ua[:MAX_UA_CHARS], Domain.DEVICE).device
+    device = ua_resolver()(ua, Domain.DEVICE).device
     return device is not None and device.family == _SPIDER
 
 
-def is_bot(uas: list[str]) -> list[bool]:
+def is_bot(uas: Sequence[str | None]) -> list[bool]:
     """For each user agent, whether it is a bot, crawler, script or monitor.
 
-    Returns a list parallel to ``uas``. Empty and "-" count as bots (see module doc).
+    Returns a list parallel to ``uas``. Empty and "-" count as bots (the client sent no
+    user agent); ``None`` (the input format has no user-agent field) does not.
+    Same verdict as ``UAInfo.is_bot`` of :func:`amtspuls.enrich.useragent.classify_user_agents`,
+    which already includes it.
     """
-    return [_is_bot_one(ua) for ua in uas]
+    # keyed on the examined prefix, so the cache's memory stays bounded
+    return [ua is not None and _is_bot_one(ua[:MAX_UA_CHARS]) for ua in uas]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from amtspuls.privacy.urls import RequestRules, sql_list
 
-# Kinds that are stored as events; every other kind is counted and dropped.
+# Kinds of server-log requests that are stored as events; every other kind is counted
+# (per day and reason) and dropped.
 STORED_KINDS = ("pageview", "search", "download", "not_found")
-DROPPED_KINDS = ("static", "no_request", "tracker_request", "method", "redirect", "error")
 
 
 def sql_extension(raw_path_expr: str) -> str:
@@ -21,11 +21,11 @@ def sql_extension(raw_path_expr: str) -> str:
 
 
 def sql_kind(rules: RequestRules) -> str:
-    """Engine expression over columns type, method, status, ext, raw_path, search_query."""
+    """Engine expression over columns type, url, method, status, ext, raw_path and
+    search_query (bots and spam referrers are decided before)."""
     return f"""
     CASE
       WHEN type IS NOT NULL THEN type
-      WHEN url IS NULL OR method IS NULL THEN 'no_request'
       WHEN ext IN {sql_list(rules.static_extensions)} THEN 'static'
       WHEN lower(raw_path) IN {sql_list(rules.tracker_paths)} THEN 'tracker_request'
       WHEN upper(method) NOT IN {sql_list(rules.page_methods)} THEN 'method'

@@ -21,6 +21,6 @@ def sql_truncated_ip(ip_expr: str) -> str:
 
 def sql_visitor_id(site_id: int) -> str:
     return (
-        "('0x' || left(sha256(salt.salt || '|' || "
+        "('0x' || left(sha256(salt || '|' || "
         f"'{int(site_id)}' || '|' || ip_trunc || '|' || coalesce(user_agent, '')), 16))::UBIGINT"
     )

@@ -13,10 +13,9 @@ import pyarrow as pa
 
 from amtspuls.config import Settings
 from amtspuls.errors import UserError
-from amtspuls.model import EVENT_SCHEMA, PAGE_TYPES, Site
+from amtspuls.model import EVENT_SCHEMA, Site
 from amtspuls.store.schema import MIGRATIONS
 
-_PAGE_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in PAGE_TYPES) + ")"
 
 
 class DuckDBStore:
@@ -156,11 +155,13 @@ class DuckDBStore:
         self,
         site: Site,
         events: pa.Table,
+        sessions: pa.Table | None,
         counts: Iterable[tuple[date, str, str, int]],
         progress: dict[str, Any] | None = None,
     ) -> None:
-        """Store one processed batch atomically: events, counts, the sessions and daily
-        aggregates it touches, and (for a file import) how far the file is done."""
+        """Store one processed batch atomically: events, the batch's part of each session
+        (merged into sessions it continues), dropped-row counts, the days whose
+        aggregates are now stale, and (for a file import) how far the file is done."""
         events = events.cast(EVENT_SCHEMA)
         counts = [c for c in counts if c[3]]
         with self._lock:
@@ -170,9 +171,17 @@ class DuckDBStore:
                 if events.num_rows:
                     con.register("new_events", events)
                     con.execute("INSERT INTO events SELECT * FROM new_events")
-                    self._refresh_sessions(con, site)
-                    self._refresh_daily(con, site)
+                    con.execute(
+                        f"""
+                        INSERT INTO dirty_days
+                        SELECT DISTINCT {site.id}, CAST(timezone($tz, ts AT TIME ZONE 'UTC') AS DATE)
+                        FROM new_events
+                        """,
+                        {"tz": site.timezone},
+                    )
                     con.unregister("new_events")
+                if sessions is not None and sessions.num_rows:
+                    self._merge_sessions(con, site, sessions)
                 if counts:
                     con.executemany(
                         "INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?)",
@@ -184,8 +193,7 @@ class DuckDBStore:
                         INSERT INTO imports (fingerprint, site_id, path, format, lines_done, counts)
                         VALUES ($fp, $site, $path, $format, $done, $counts)
                         ON CONFLICT (fingerprint) DO UPDATE SET lines_done = excluded.lines_done,
-                            counts = excluded.counts, path = excluded.path,
-                            updated = now()
+                            counts = excluded.counts, path = excluded.path, updated = now()
                         """,
                         {**progress, "site": site.id},
                     )
@@ -194,62 +202,97 @@ class DuckDBStore:
                 con.execute("ROLLBACK")
                 raise
 
-    def _refresh_sessions(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE touched AS
-            SELECT DISTINCT session_id FROM new_events;
-            CREATE OR REPLACE TEMP TABLE touched_range AS
-            SELECT min(ts) - INTERVAL 1 DAY AS lo, max(ts) AS hi FROM new_events;
-            DELETE FROM sessions WHERE site_id = $site AND session_id IN (SELECT session_id FROM touched);
-            """.replace("$site", str(site.id))
-        )
+    @staticmethod
+    def _merge_sessions(con: duckdb.DuckDBPyConnection, site: Site, parts: pa.Table) -> None:
+        """Insert the batch's session parts; a part whose session is already stored (a visit
+        continued across batches) is combined with the stored row."""
+        con.register("session_parts", parts)
         con.execute(
             f"""
-            INSERT INTO sessions
+            CREATE OR REPLACE TEMP TABLE merged AS
+            WITH old AS (
+                SELECT * FROM sessions
+                WHERE site_id = {site.id}
+                  AND end_ts >= (SELECT min(start_ts) - INTERVAL 1 DAY FROM session_parts)
+                  AND session_id IN (SELECT session_id FROM session_parts)
+            )
             SELECT
-                e.session_id,
-                any_value(e.site_id),
-                any_value(e.visitor_id),
-                min(e.ts),
-                max(e.ts),
-                date_diff('millisecond', min(e.ts), max(e.ts)) / 1000.0,
-                count(*) FILTER (WHERE e.type = 'pageview'),
-                count(*) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
-                count(*),
-                count(*) FILTER (WHERE e.type = 'search'),
-                arg_min(e.path, e.ts) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
-                arg_max(e.path, e.ts) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}),
-                arg_min(e.referrer_class, e.ts),
-                arg_min(e.referrer_host, e.ts),
-                arg_min(e.campaign, e.ts),
-                arg_min(e.device, e.ts),
-                arg_min(e.browser, e.ts),
-                arg_min(e.os, e.ts),
-                sum(e.engagement_ms),
-                count(*) FILTER (WHERE e.type IN {_PAGE_TYPES_SQL}) <= 1
-            FROM events e
-            WHERE e.site_id = {site.id}
-              AND e.ts >= (SELECT lo FROM touched_range)
-              AND e.session_id IN (SELECT session_id FROM touched)
-            GROUP BY e.session_id
+                p.session_id, {site.id} AS site_id, p.visitor_id,
+                least(p.start_ts, coalesce(o.start_ts, p.start_ts)) AS start_ts,
+                greatest(p.end_ts, coalesce(o.end_ts, p.end_ts)) AS end_ts,
+                p.pageviews + coalesce(o.pageviews, 0) AS pageviews,
+                p.page_actions + coalesce(o.page_actions, 0) AS page_actions,
+                p.events + coalesce(o.events, 0) AS events,
+                p.searches + coalesce(o.searches, 0) AS searches,
+                CASE WHEN o.start_ts IS NOT NULL AND o.start_ts <= p.start_ts
+                     THEN coalesce(o.entry_path, p.entry_path) ELSE p.entry_path END AS entry_path,
+                CASE WHEN o.end_ts IS NOT NULL AND o.end_ts > p.end_ts
+                     THEN o.exit_path ELSE coalesce(p.exit_path, o.exit_path) END AS exit_path,
+                CASE WHEN o.start_ts IS NOT NULL THEN o.referrer_class ELSE p.referrer_class END
+                    AS referrer_class,
+                CASE WHEN o.start_ts IS NOT NULL THEN o.referrer_host ELSE p.referrer_host END
+                    AS referrer_host,
+                CASE WHEN o.start_ts IS NOT NULL THEN o.campaign ELSE p.campaign END AS campaign,
+                coalesce(o.device, p.device) AS device,
+                coalesce(o.browser, p.browser) AS browser,
+                coalesce(o.os, p.os) AS os,
+                CASE WHEN o.engagement_ms IS NULL AND p.engagement_ms IS NULL THEN NULL
+                     ELSE coalesce(o.engagement_ms, 0) + coalesce(p.engagement_ms, 0) END
+                    AS engagement_ms,
+                o.session_id IS NOT NULL AS existed
+            FROM session_parts p LEFT JOIN old o USING (session_id)
+            """
+        )
+        con.unregister("session_parts")
+        con.execute(
+            f"""
+            DELETE FROM sessions WHERE site_id = {site.id}
+              AND session_id IN (SELECT session_id FROM merged WHERE existed);
+            INSERT INTO sessions
+            SELECT session_id, site_id, visitor_id, start_ts, end_ts,
+                   date_diff('millisecond', start_ts, end_ts) / 1000.0,
+                   pageviews, page_actions, events, searches, entry_path, exit_path,
+                   referrer_class, referrer_host, campaign, device, browser, os, engagement_ms,
+                   page_actions <= 1
+            FROM merged;
+            DROP TABLE merged;
             """
         )
 
+    def refresh_daily(self, site: Site) -> int:
+        """Recompute the daily aggregates of every day marked stale; returns how many days."""
+        with self._lock:
+            con = self.con
+            days = con.execute(
+                "SELECT DISTINCT day FROM dirty_days WHERE site_id = ? ORDER BY day", [site.id]
+            ).fetchall()
+            if not days:
+                return 0
+            con.execute("BEGIN")
+            try:
+                self._refresh_daily(con, site)
+                con.execute("DELETE FROM dirty_days WHERE site_id = ?", [site.id])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            return len(days)
+
     def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
         tz = site.timezone.replace("'", "")
-        local = f"timezone('{tz}', ts AT TIME ZONE 'UTC')"
+        local = f"CAST(timezone('{tz}', ts AT TIME ZONE 'UTC') AS DATE)"
+        local_start = f"CAST(timezone('{tz}', start_ts AT TIME ZONE 'UTC') AS DATE)"
         sid = site.id
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE touched_days AS
-            SELECT DISTINCT CAST({local} AS DATE) AS day FROM new_events;
+            SELECT DISTINCT day FROM dirty_days WHERE site_id = {sid};
             CREATE OR REPLACE TEMP TABLE day_events AS
-            SELECT *, CAST({local} AS DATE) AS day FROM events
+            SELECT *, {local} AS day FROM events
             WHERE site_id = {sid}
-              AND ts >= (SELECT min(ts) - INTERVAL 2 DAY FROM new_events)
-              AND ts <= (SELECT max(ts) + INTERVAL 2 DAY FROM new_events)
-              AND CAST({local} AS DATE) IN (SELECT day FROM touched_days);
+              AND ts >= (SELECT min(day) - INTERVAL 1 DAY FROM touched_days)
+              AND ts < (SELECT max(day) + INTERVAL 2 DAY FROM touched_days)
+              AND {local} IN (SELECT day FROM touched_days);
             DELETE FROM daily_pages WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             DELETE FROM daily_services WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             DELETE FROM daily_site WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
@@ -275,21 +318,25 @@ class DuckDBStore:
                        count(*) FILTER (WHERE type = 'pageview') AS pageviews
                 FROM day_events GROUP BY day
             ) d LEFT JOIN (
-                SELECT CAST(timezone('{tz}', start_ts AT TIME ZONE 'UTC') AS DATE) AS day,
+                SELECT {local_start} AS day,
                        count(*) FILTER (WHERE is_bounce) AS bounces, sum(duration_s) AS duration_s
                 FROM sessions
                 WHERE site_id = {sid}
-                  AND start_ts >= (SELECT min(ts) - INTERVAL 2 DAY FROM new_events)
-                  AND start_ts <= (SELECT max(ts) + INTERVAL 2 DAY FROM new_events)
+                  AND start_ts >= (SELECT min(day) - INTERVAL 1 DAY FROM touched_days)
+                  AND start_ts < (SELECT max(day) + INTERVAL 2 DAY FROM touched_days)
                 GROUP BY 1
             ) s USING (day);
             DROP TABLE day_events;
+            DROP TABLE touched_days;
             """
         )
 
     # -- retention ---------------------------------------------------------------------
     def delete_events_before(self, cutoff: datetime) -> dict[str, int]:
-        """Delete raw events and sessions older than `cutoff` (UTC); aggregates stay."""
+        """Delete raw events and sessions older than `cutoff` (UTC); aggregates stay
+        (they are brought up to date first)."""
+        for site in self.list_sites():
+            self.refresh_daily(site)
         with self._lock:
             con = self.con
             con.execute("BEGIN")

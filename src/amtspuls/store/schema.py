@@ -110,6 +110,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             form_submits BIGINT NOT NULL,
             form_errors BIGINT NOT NULL
         );
+        -- Days whose daily aggregates must be recomputed (written with each batch).
+        CREATE TABLE dirty_days (
+            site_id INTEGER NOT NULL,
+            day DATE NOT NULL
+        );
         CREATE TABLE daily_site (
             site_id INTEGER NOT NULL,
             day DATE NOT NULL,

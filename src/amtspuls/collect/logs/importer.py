@@ -86,6 +86,9 @@ def import_logs(
             _import_file(settings, store, ingestor, planned, report, on_progress)
     finally:
         ingestor.close()
+        started_refresh = time.perf_counter()
+        store.refresh_daily(site)
+        report.step_seconds["refresh_daily"] = time.perf_counter() - started_refresh
     report.seconds = time.perf_counter() - started
     return report
 
@@ -96,11 +99,16 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
     report.formats[key] = planned.fmt.name
     done = store.import_progress(planned.fingerprint)
     lines_done = done
+    timings = report.step_seconds
     with open_log(planned.path) as fh:
         try:
+            t_read = time.perf_counter()
             for batch in iter_batches(fh, settings.import_batch_lines, settings.max_line_bytes,
                                       skip_lines=done):
+                t_parse = time.perf_counter()
+                timings["read"] = timings.get("read", 0.0) + t_parse - t_read
                 parsed = planned.fmt.parse(batch, ingestor.engine)
+                timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
                 n = len(batch.lines)
                 lines_done = batch.first_line_no + n - 1
                 imported = n - len(parsed.malformed)
@@ -119,6 +127,7 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
                 ingestor.process(parsed.hits, progress)
                 if on_progress:
                     on_progress(n)
+                t_read = time.perf_counter()
         except TruncatedInput as exc:
             bad_line = exc.line_no + 1
             report.lines += 1

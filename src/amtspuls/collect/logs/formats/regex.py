@@ -38,6 +38,7 @@ class RegexSpec:
     fields: tuple[str, ...]
     ts_format: str
     priority: int = 0
+    fast: str = ""
 
 
 def load_specs(extra: Path | None = None) -> list[RegexSpec]:
@@ -58,6 +59,7 @@ def load_specs(extra: Path | None = None) -> list[RegexSpec]:
                 fields=fields,
                 ts_format=entry["ts_format"],
                 priority=int(entry.get("priority", 0)),
+                fast=str(entry.get("fast", "")),
             )
     return list(specs.values())
 
@@ -96,33 +98,64 @@ class RegexFormat(LogFormat):
         return self.spec.fields.index("ts") + 1
 
     def _build_select(self) -> str:
+        """SQL creating temp table `parsed` (line_no, verdict, ts, ip, user_agent, host,
+        method, url, status, bytes, referrer) from every line of `batch_lines`."""
         f = self.spec.fields
         names = "[" + ", ".join(_sql_str(n) for n in f) + "]"
-
-        def field(name: str) -> str:
-            return f"nullif(g.{name}, '')" if name in f else "NULL"
-
-        def unescaped(name: str) -> str:
-            return f"replace({field(name)}, '\\\"', '\"')" if name in f else "NULL"
-
-        if "request" in f:
-            req = "regexp_extract(replace(g.request, '\\\"', '\"'), '^([A-Za-z]+) +(\\S+)', ['method', 'url'])"
-            method, url = "nullif(r.method, '')", "nullif(r.url, '')"
-        else:
-            req = "NULL::STRUCT(method VARCHAR, url VARCHAR)"
-            method, url = field("method"), unescaped("url")
-        ip = "trim(split_part(g.ip, ',', 1))" if "ip" in f else "NULL"
-        status = "try_cast(g.status AS INTEGER)" if "status" in f else "NULL"
-        nbytes = "try_cast(g.bytes AS BIGINT)" if "bytes" in f else "NULL"
-        referrer = f"nullif({unescaped('referrer')}, '-')" if "referrer" in f else "NULL"
-        ua = f"nullif({unescaped('user_agent')}, '-')" if "user_agent" in f else "NULL"
+        regex = _sql_str(self.spec.regex)
+        ts_fmt = _sql_str(self.spec.ts_format)
+        slow = self._fields_from_groups(f)
+        if self.spec.fast == "ncsa":
+            return self._build_fast_select(f, names, regex, ts_fmt, slow)
         return f"""
-        WITH m AS (
-            SELECT line_no, line, regexp_extract(line, {_sql_str(self.spec.regex)}, {names}) AS g
-            FROM batch_lines
-        ), p AS (
-            SELECT *, try_strptime(g.ts, {_sql_str(self.spec.ts_format)}) AS ts_parsed, {req} AS r
-            FROM m
+        CREATE OR REPLACE TEMP TABLE u AS
+        SELECT line_no, line, {slow}
+        FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
+              FROM batch_lines);
+        {self._finish(ts_fmt)};
+        DROP TABLE u;
+        """
+
+    def _build_fast_select(self, f: tuple[str, ...], names: str, regex: str, ts_fmt: str,
+                           slow: str) -> str:
+        """Lines of the expected shape (the right number of double quotes, none escaped,
+        a bracketed time stamp, a numeric status) are cut at their quotes; all other lines
+        go through the regex. Intermediate results are materialised so that no expression
+        is evaluated twice and the regex never runs on the fast rows."""
+        quoted = sum(1 for x in ("request", "referrer", "user_agent") if x in f)
+        shape = (
+            f"len(s) = {2 * quoted + 1} AND strpos(line, '\\\"') = 0 "
+            "AND strpos(s[1], '[') > 0 "
+            "AND regexp_full_match(split_part(trim(s[3]), ' ', 1), '[0-9]{3}')"
+        )
+        return f"""
+        CREATE OR REPLACE TEMP TABLE shaped AS
+        SELECT line_no, line, s, {shape} AS fast_ok
+        FROM (SELECT line_no, line, string_split(line, '"') AS s FROM batch_lines);
+        CREATE OR REPLACE TEMP TABLE u AS
+        SELECT line_no, line, {self._fields_from_quotes(f)} FROM shaped WHERE fast_ok
+        UNION ALL
+        SELECT line_no, line, {slow}
+        FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
+              FROM shaped WHERE NOT fast_ok);
+        DROP TABLE shaped;
+        {self._finish(ts_fmt)};
+        DROP TABLE u;
+        """
+
+    @staticmethod
+    def _finish(ts_fmt: str) -> str:
+        """From temp table `u` of raw strings to typed columns in temp table `parsed`."""
+        return f"""
+        CREATE OR REPLACE TEMP TABLE parsed AS
+        WITH r AS (
+            SELECT line_no, line, ip_raw, ua_raw, host_raw, url_raw, status_raw, bytes_raw,
+                   ref_raw, try_strptime(ts_raw, {ts_fmt}) AS ts_parsed,
+                   string_split(trim(req_raw), ' ') AS req
+            FROM u
+        ), m AS (
+            SELECT *, len(req) >= 2 AND regexp_full_match(req[1], '[A-Za-z]+') AS has_req
+            FROM r
         )
         SELECT
             line_no,
@@ -130,16 +163,47 @@ class RegexFormat(LogFormat):
                  WHEN ts_parsed IS NULL THEN 'malformed'
                  ELSE 'ok' END AS verdict,
             ts_parsed AS ts,
-            nullif({ip}, '') AS ip,
-            {ua} AS user_agent,
-            {field('host')} AS host,
-            {method} AS method,
-            {url} AS url,
-            {status} AS status,
-            {nbytes} AS bytes,
-            {referrer} AS referrer
-        FROM p
+            nullif(trim(split_part(ip_raw, ',', 1)), '') AS ip,
+            nullif(replace(ua_raw, '\\"', '"'), '-') AS user_agent,
+            nullif(host_raw, '') AS host,
+            CASE WHEN has_req THEN req[1] END AS method,
+            coalesce(CASE WHEN has_req THEN replace(req[2], '\\"', '"') END, url_raw) AS url,
+            try_cast(status_raw AS INTEGER) AS status,
+            try_cast(bytes_raw AS BIGINT) AS bytes,
+            nullif(nullif(replace(ref_raw, '\\"', '"'), '-'), '') AS referrer
+        FROM m
         """
+
+    @staticmethod
+    def _fields_from_groups(f: tuple[str, ...]) -> str:
+        def g(name: str) -> str:
+            return f"g.{name}" if name in f else "NULL::VARCHAR"
+
+        return (
+            f"{g('ts')} AS ts_raw, {g('ip')} AS ip_raw, {g('user_agent')} AS ua_raw, "
+            f"{g('host')} AS host_raw, {g('request')} AS req_raw, "
+            f"nullif({g('url')}, '') AS url_raw, {g('status')} AS status_raw, "
+            f"{g('bytes')} AS bytes_raw, {g('referrer')} AS ref_raw"
+        )
+
+    @staticmethod
+    def _fields_from_quotes(f: tuple[str, ...]) -> str:
+        """NCSA layout `[host] ip ident user [ts] "request" status bytes ["ref" "ua"]` cut
+        at its double quotes (list `s`): s[1] prefix, s[2] request, s[3] ' status bytes ',
+        s[4] referrer, s[6] user agent."""
+        host_first = f[0] == "host"
+        # Only the first address of an X-Forwarded-For chain is used: "a, b, c - - [".
+        ip = f"rtrim(split_part(s[1], ' ', {2 if host_first else 1}), ',')"
+        host = "split_part(s[1], ' ', 1)" if host_first else "NULL::VARCHAR"
+        ts = "substr(s[1], strpos(s[1], '[') + 1, strpos(s[1], ']') - strpos(s[1], '[') - 1)"
+        return (
+            f"{ts} AS ts_raw, {ip} AS ip_raw, "
+            f"{'s[6]' if 'user_agent' in f else 'NULL::VARCHAR'} AS ua_raw, {host} AS host_raw, "
+            "s[2] AS req_raw, NULL::VARCHAR AS url_raw, "
+            "split_part(trim(s[3]), ' ', 1) AS status_raw, "
+            "split_part(trim(s[3]), ' ', 2) AS bytes_raw, "
+            f"{'s[4]' if 'referrer' in f else 'NULL::VARCHAR'} AS ref_raw"
+        )
 
     def parse(self, batch: LineBatch, engine: duckdb.DuckDBPyConnection) -> ParsedBatch:
         n = len(batch.lines)
@@ -153,28 +217,21 @@ class RegexFormat(LogFormat):
         too_long = set(batch.too_long)
         engine.register("batch_lines", table)
         try:
-            engine.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {self._select}")
+            engine.execute(self._select)
         finally:
             engine.unregister("batch_lines")
-        malformed = [
-            r[0]
-            for r in engine.execute(
-                "SELECT line_no FROM parsed WHERE verdict = 'malformed' ORDER BY line_no"
-            ).fetchall()
-        ]
-        blank_rows = engine.execute(
-            "SELECT line_no FROM parsed WHERE verdict = 'blank'"
+        rejected = engine.execute(
+            "SELECT line_no, verdict FROM parsed WHERE verdict <> 'ok'"
         ).fetchall()
-        blank = [r[0] for r in blank_rows if r[0] not in too_long]
+        malformed = [n for n, v in rejected if v == "malformed"]
+        blank = [n for n, v in rejected if v == "blank" and n not in too_long]
         malformed = sorted(set(malformed) | too_long)
         cols = ", ".join(
             c if c in {"line_no", "ts", "ip", "user_agent", "host", "method", "url", "status",
                        "bytes", "referrer"} else f"NULL AS {c}"
             for c in HIT_SCHEMA.names
         )
-        hits = engine.sql(
-            f"SELECT {cols} FROM parsed WHERE verdict = 'ok' ORDER BY line_no"
-        ).to_arrow_table()
+        hits = engine.sql(f"SELECT {cols} FROM parsed WHERE verdict = 'ok'").to_arrow_table()
         engine.execute("DROP TABLE parsed")
         skipped = {"blank": len(blank)} if blank else {}
         return ParsedBatch(hits=hits.cast(HIT_SCHEMA), malformed=malformed, skipped=skipped)
