@@ -35,7 +35,7 @@ from amtspuls.enrich.services import map_paths
 from amtspuls.enrich.sessions import sql_assign_sessions
 from amtspuls.enrich.useragent import classify_user_agents
 from amtspuls.model import EVENT_SCHEMA, EVENT_TYPES, IngestReport, Site
-from amtspuls.privacy.ip import truncate_ip
+from amtspuls.privacy.ip import SQL_IPV4, truncate_ip
 from amtspuls.privacy.pii import sql_scrub
 from amtspuls.privacy.salts import SaltStore
 from amtspuls.privacy.urls import (
@@ -86,13 +86,14 @@ class Ingestor:
         timings = self.report.step_seconds
         events = EVENT_SCHEMA.empty_table()
         if hits.num_rows:
-            self.engine.register("incoming", hits)
-            self.engine.execute("CREATE OR REPLACE TEMP TABLE hits AS SELECT * FROM incoming")
-            self.engine.unregister("incoming")
-            for name, step in self.steps:
-                started = time.perf_counter()
-                step()
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            self.engine.register("batch_hits", hits)  # scanned in place, not copied
+            try:
+                for name, step in self.steps:
+                    started = time.perf_counter()
+                    step()
+                    timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            finally:
+                self.engine.unregister("batch_hits")
             events = self._events()
             sessions = self._session_parts()
         else:
@@ -107,7 +108,7 @@ class Ingestor:
     def close(self) -> None:
         self.engine.close()
 
-    def _distinct(self, expr: str, table: str = "hits") -> list:
+    def _distinct(self, expr: str, table: str = "batch_hits") -> list:
         return [r[0] for r in self.engine.execute(f"SELECT DISTINCT {expr} FROM {table}").fetchall()]
 
     def _lookup(self, name: str, table: pa.Table, derive: str | None = None) -> None:
@@ -143,7 +144,7 @@ class Ingestor:
         self.engine.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE url_info AS
-            WITH d AS (SELECT DISTINCT url FROM hits WHERE url IS NOT NULL),
+            WITH d AS (SELECT DISTINCT url FROM batch_hits WHERE url IS NOT NULL),
             s AS (SELECT url, {path} AS raw_path, {query} AS raw_query FROM d)
             SELECT url,
                    raw_path,
@@ -182,7 +183,10 @@ class Ingestor:
         )
 
     def put_salts(self) -> None:
-        others = [ip for ip in self._distinct("ip") if ip is not None and not _looks_ipv4(ip)]
+        # IPv4 is truncated in the engine; only the rare other forms come to Python.
+        others = [r[0] for r in self.engine.execute(
+            f"SELECT DISTINCT ip FROM batch_hits WHERE ip IS NOT NULL "
+            f"AND NOT regexp_full_match(ip, '{SQL_IPV4}')").fetchall()]
         self._lookup("ip_other", pa.table({
             "ip": pa.array(others, pa.string()),
             "truncated": pa.array([truncate_ip(ip) for ip in others], pa.string()),
@@ -207,7 +211,7 @@ class Ingestor:
                        svc.service_id,
                        r.ref_class, r.ref_host, r.ref_path, r.is_spam,
                        coalesce(h.search_query, u.url_search) AS search_query
-                FROM hits h
+                FROM batch_hits h
                 LEFT JOIN ua_info ua ON h.user_agent IS NOT DISTINCT FROM ua.ua
                 LEFT JOIN url_info u ON h.url = u.url
                 LEFT JOIN svc ON u.path = svc.svc_path
@@ -225,10 +229,7 @@ class Ingestor:
                        END AS kind
                 FROM j
             )
-            SELECT k.*, {sql_truncated_ip('k.ip')} AS ip_trunc, salt.salt
-            FROM k
-            LEFT JOIN ip_other ON k.ip = ip_other.ip
-            LEFT JOIN salt ON CAST(k.ts AS DATE) = salt.day
+            SELECT * FROM k
             """
         )
 
@@ -248,13 +249,29 @@ class Ingestor:
                 report.count(report.dropped, kind, n)
 
     def put_session(self) -> None:
+        present = self._present(("title", "target", "form", "field", "event_name",
+                                 "event_category", "event_action", "search_category"))
+
+        def text(col: str, limit: int, scrub: bool = True) -> str:
+            if col not in present:
+                return f"NULL::VARCHAR AS {col}"
+            value = sql_scrub(col) if scrub else col
+            return f"left({value}, {limit}) AS {col}"
+
         search = sql_scrub("search_query")
         self.engine.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE hits AS
+            WITH kept AS (
+                SELECT c.*, {sql_truncated_ip('c.ip')} AS ip_trunc, salt.salt
+                FROM classified c
+                LEFT JOIN ip_other ON c.ip = ip_other.ip
+                LEFT JOIN salt ON CAST(c.ts AS DATE) = salt.day
+                WHERE c.kind IN ({_STORED})
+            )
             SELECT ts, kind AS type, {sql_visitor_id(self.site.id)} AS visitor_id,
                    path, query,
-                   left({sql_scrub('title')}, 300) AS title,
+                   {text('title', 300)},
                    CASE WHEN campaign IS NOT NULL THEN 'campaign' ELSE ref_class END
                        AS referrer_class,
                    ref_host AS referrer_host,
@@ -263,20 +280,20 @@ class Ingestor:
                    CASE WHEN kind = 'search' THEN
                        left(lower(regexp_replace(trim({search}), '\\s+', ' ', 'g')), 200)
                    END AS search_query,
-                   search_results, left(search_category, 100) AS search_category,
-                   {sql_target('target')} AS target,
-                   left({sql_scrub('form')}, 100) AS form,
-                   left({sql_scrub('field')}, 100) AS field,
-                   left(event_category, 100) AS event_category,
-                   left(event_action, 100) AS event_action,
-                   left({sql_scrub('event_name')}, 200) AS event_name,
+                   search_results, {text('search_category', 100, scrub=False)},
+                   {sql_target('target') + ' AS target' if 'target' in present
+                    else 'NULL::VARCHAR AS target'},
+                   {text('form', 100)}, {text('field', 100)},
+                   {text('event_category', 100, scrub=False)},
+                   {text('event_action', 100, scrub=False)},
+                   {text('event_name', 200)},
                    event_value, engagement_ms, status, bytes,
                    device, browser, browser_version, os, service_id
-            FROM classified WHERE kind IN ({_STORED})
+            FROM kept
             """
         )
         self.engine.execute("DROP TABLE classified")
-        (lo, hi), = self.engine.execute("SELECT min(ts), max(ts) FROM hits").fetchall()
+        ((lo, hi),) = self.engine.execute("SELECT min(ts), max(ts) FROM hits").fetchall()
         if lo is None:
             self.engine.execute(
                 "CREATE OR REPLACE TEMP TABLE prior (visitor_id UBIGINT, last_ts TIMESTAMPTZ, "
@@ -317,6 +334,13 @@ class Ingestor:
             FROM hits GROUP BY session_id
             """
         ).to_arrow_table()
+
+    def _present(self, columns: tuple[str, ...]) -> set[str]:
+        """Which of these (tracker-only) columns hold any value in this batch."""
+        counts = self.engine.execute(
+            "SELECT " + ", ".join(f"count({c})" for c in columns) + " FROM classified"
+        ).fetchall()[0]
+        return {c for c, n in zip(columns, counts, strict=True) if n}
 
     def _events(self) -> pa.Table:
         for kind, n in self.engine.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall():

@@ -2,14 +2,18 @@
 
 A batch is continued from what the store already holds: each visitor's last stored
 event (if within the timeout before the batch) is prepended, so a visit split across
-two batches or two imports keeps one session id."""
+two batches or two imports keeps one session id. A new visit's id is a hash of the
+visitor id and the visit's first time stamp."""
 
 from __future__ import annotations
 
 
 def sql_assign_sessions(timeout_minutes: int) -> str:
     """Engine SQL over temp tables `hits` (visitor_id, ts, …) and `prior`
-    (visitor_id, last_ts, session_id); produces `hits` with `session_id`."""
+    (visitor_id, last_ts, session_id); replaces `hits` with a `session_id` column.
+
+    All windows share one ordering (visitor, time), so the engine sorts once per level."""
+    window = "PARTITION BY visitor_id ORDER BY ts, is_prior DESC, rid"
     return f"""
     CREATE OR REPLACE TEMP TABLE hits AS
     WITH u AS (
@@ -17,28 +21,26 @@ def sql_assign_sessions(timeout_minutes: int) -> str:
         FROM hits h
         UNION ALL BY NAME
         SELECT visitor_id, last_ts AS ts, session_id AS prior_session, 1 AS is_prior,
-               NULL AS rid
+               0 AS rid
         FROM prior
     ), g AS (
         SELECT *,
                CASE WHEN lag(ts) OVER w IS NULL
                       OR ts - lag(ts) OVER w > INTERVAL {int(timeout_minutes)} MINUTE
-                    THEN 1 ELSE 0 END AS starts
+                    THEN 1 ELSE 0 END AS starts,
+               first_value(prior_session) OVER w AS visitor_prior
         FROM u
-        WINDOW w AS (PARTITION BY visitor_id ORDER BY ts, is_prior DESC, rid)
+        WINDOW w AS ({window})
     ), n AS (
-        SELECT *, sum(starts) OVER (PARTITION BY visitor_id ORDER BY ts, is_prior DESC, rid
-                                    ROWS UNBOUNDED PRECEDING) AS visit_no
-        FROM g
-    ), s AS (
         SELECT *,
-               coalesce(
-                   max(prior_session) OVER v,
-                   hash(visitor_id, min(ts) OVER v)
-               ) AS session_id
-        FROM n
-        WINDOW v AS (PARTITION BY visitor_id, visit_no)
+               sum(starts) OVER w AS visit_no,
+               max(CASE WHEN starts = 1 THEN ts END) OVER w AS visit_start
+        FROM g
+        WINDOW w AS ({window} ROWS UNBOUNDED PRECEDING)
     )
-    SELECT * EXCLUDE (prior_session, is_prior, rid, starts, visit_no)
-    FROM s WHERE is_prior = 0
+    SELECT * EXCLUDE (prior_session, is_prior, rid, starts, visitor_prior, visit_no,
+                      visit_start),
+           CASE WHEN visit_no = 1 AND visitor_prior IS NOT NULL THEN visitor_prior
+                ELSE hash(visitor_id, visit_start) END AS session_id
+    FROM n WHERE is_prior = 0
     """

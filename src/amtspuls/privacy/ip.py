@@ -38,4 +38,4 @@ def truncate_ip(raw: str | None) -> str:
 
 
 # Vectorised IPv4 rule for the engine; other values go through truncate_ip().
-SQL_IPV4 = r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"
+SQL_IPV4 = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"

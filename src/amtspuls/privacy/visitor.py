@@ -11,10 +11,11 @@ from amtspuls.privacy.ip import SQL_IPV4
 
 
 def sql_truncated_ip(ip_expr: str) -> str:
-    """IPv4 truncated in the engine; other forms come from the `ip_other` lookup table."""
+    """IPv4 truncated to /24 in the engine (string functions: the last octet becomes 0);
+    other forms come from the `ip_other` lookup table (see `ip.truncate_ip`)."""
     return (
-        f"CASE WHEN regexp_matches({ip_expr}, '{SQL_IPV4}') "
-        f"THEN regexp_replace({ip_expr}, '{SQL_IPV4}', '\\1.0') "
+        f"CASE WHEN regexp_full_match({ip_expr}, '{SQL_IPV4}') "
+        f"THEN left({ip_expr}, length({ip_expr}) - strpos(reverse({ip_expr}), '.')) || '.0' "
         f"ELSE coalesce(ip_other.truncated, '') END"
     )
 

@@ -8,15 +8,24 @@ counts a line twice."""
 from __future__ import annotations
 
 import hashlib
+import queue
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from amtspuls.collect.logs.formats import LogFormat, detect, get_format
-from amtspuls.collect.logs.reader import TruncatedInput, iter_batches, open_log, sample_lines
+from amtspuls.collect.logs.formats import LogFormat, ParsedBatch, detect, get_format
+from amtspuls.collect.logs.reader import (
+    LineBatch,
+    TruncatedInput,
+    iter_batches,
+    open_log,
+    sample_lines,
+)
 from amtspuls.config import Settings
+from amtspuls.engine import new_engine
 from amtspuls.errors import UserError
 from amtspuls.ingest import Ingestor
 from amtspuls.model import IngestReport, Site
@@ -93,48 +102,78 @@ def import_logs(
     return report
 
 
+def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
+                    timings: dict[str, float]) -> Iterator[tuple[LineBatch, ParsedBatch]]:
+    """Read and parse in a background thread, one batch ahead of the ingest steps: the
+    engine releases the interpreter lock, so reading, parsing and ingesting overlap on
+    two cores."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+
+    def produce() -> None:
+        engine = new_engine(settings)
+        try:
+            with open_log(planned.path) as fh:
+                t_read = time.perf_counter()
+                for batch in iter_batches(fh, settings.import_batch_lines,
+                                          settings.max_line_bytes, skip_lines=skip_lines):
+                    t_parse = time.perf_counter()
+                    timings["read"] = timings.get("read", 0.0) + t_parse - t_read
+                    parsed = planned.fmt.parse(batch, engine)
+                    timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
+                    handoff.put((batch, parsed))
+                    t_read = time.perf_counter()
+            handoff.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            handoff.put(exc)
+        finally:
+            engine.close()
+
+    worker = threading.Thread(target=produce, name="amtspuls-parse", daemon=True)
+    worker.start()
+    while True:
+        item = handoff.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
+
+
 def _import_file(settings, store, ingestor, planned: PlannedFile, report: IngestReport,
                  on_progress) -> None:
     key = str(planned.path)
     report.formats[key] = planned.fmt.name
     done = store.import_progress(planned.fingerprint)
     lines_done = done
-    timings = report.step_seconds
-    with open_log(planned.path) as fh:
-        try:
-            t_read = time.perf_counter()
-            for batch in iter_batches(fh, settings.import_batch_lines, settings.max_line_bytes,
-                                      skip_lines=done):
-                t_parse = time.perf_counter()
-                timings["read"] = timings.get("read", 0.0) + t_parse - t_read
-                parsed = planned.fmt.parse(batch, ingestor.engine)
-                timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
-                n = len(batch.lines)
-                lines_done = batch.first_line_no + n - 1
-                imported = n - len(parsed.malformed)
-                for reason, count in parsed.skipped.items():
-                    report.count(report.dropped, reason, count)
-                report.lines += n
-                report.imported += imported
-                report.add_malformed(parsed.malformed)
-                progress = {
-                    "fp": planned.fingerprint,
-                    "path": key,
-                    "format": planned.fmt.name,
-                    "done": lines_done,
-                    "counts": None,
-                }
-                ingestor.process(parsed.hits, progress)
-                if on_progress:
-                    on_progress(n)
-                t_read = time.perf_counter()
-        except TruncatedInput as exc:
-            bad_line = exc.line_no + 1
-            report.lines += 1
-            report.add_malformed([bad_line])
-            report.skipped_files[key] = (
-                f"compressed data ends early or is corrupt after line {exc.line_no}: {exc.reason}"
-            )
-            sys.stderr.write(f"amtspuls: {key}: {report.skipped_files[key]}\n")
+    try:
+        for batch, parsed in _parsed_batches(settings, planned, done, report.step_seconds):
+            n = len(batch.lines)
+            lines_done = batch.first_line_no + n - 1
+            imported = n - len(parsed.malformed)
+            for reason, count in parsed.skipped.items():
+                report.count(report.dropped, reason, count)
+            report.lines += n
+            report.imported += imported
+            report.add_malformed(parsed.malformed)
+            progress = {
+                "fp": planned.fingerprint,
+                "path": key,
+                "format": planned.fmt.name,
+                "done": lines_done,
+                "counts": None,
+            }
+            ingestor.process(parsed.hits, progress)
+            if on_progress:
+                on_progress(n)
+    except TruncatedInput as exc:
+        bad_line = exc.line_no + 1
+        report.lines += 1
+        report.add_malformed([bad_line])
+        report.skipped_files[key] = (
+            f"compressed data ends early or is corrupt after line {exc.line_no}: {exc.reason}"
+        )
+        sys.stderr.write(f"amtspuls: {key}: {report.skipped_files[key]}\n")
     if done and lines_done == done:
         report.skipped_files.setdefault(key, f"already imported ({done} lines)")

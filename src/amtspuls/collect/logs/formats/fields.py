@@ -12,6 +12,7 @@ import re
 from abc import abstractmethod
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 from urllib.parse import unquote
 
 import duckdb
@@ -98,10 +99,10 @@ class LineFormat(LogFormat):
         skipped: dict[str, int] = {}
         parse_line = self.parse_line
         for line_no, line in enumerate(batch.lines, batch.first_line_no):
-            if line_no in too_long:
+            if too_long and line_no in too_long:
                 malformed.append(line_no)
                 continue
-            if not line.strip():
+            if not line or line.isspace():
                 skipped["blank"] = skipped.get("blank", 0) + 1
                 continue
             try:
@@ -171,6 +172,8 @@ def nz(value: object) -> str | None:
 def to_int(value: object) -> int | None:
     if type(value) is int:
         return value
+    if type(value) is str and value.isdigit() and value.isascii():
+        return int(value)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -239,16 +242,12 @@ def join_query(stem: str | None, query: str | None) -> str | None:
 
 
 def first_header(headers: object, name: str) -> str | None:
-    """A header from a {Name: [values]} map (Caddy), any capitalisation."""
+    """A header from a {Name: [values]} map (Caddy): canonical or lower-case name."""
     if not isinstance(headers, dict):
         return None
     value = headers.get(name)
-    if value is None:
-        lower = name.lower()
-        for key, val in headers.items():
-            if isinstance(key, str) and key.lower() == lower:
-                value = val
-                break
+    if value is None:  # Go canonicalises header names; a lower-case log is the exception
+        value = headers.get(name.lower())
     if isinstance(value, list):
         value = value[0] if value else None
     return nz(value) if isinstance(value, str) else None
@@ -333,6 +332,7 @@ def frac_us(frac: str | None) -> int:
     return int(digits.ljust(6, "0")) if digits.isdigit() else 0
 
 
+@lru_cache(maxsize=4096)
 def iso_us(text: str, tz: tzinfo = UTC) -> int | None:
     """An ISO 8601 timestamp ('2013-10-10T16:52:00+02:00', '…Z', nanoseconds allowed);
     one without offset is in zone `tz`."""
@@ -368,6 +368,7 @@ _CLF_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def clf_us(text: str, tz: tzinfo = UTC) -> int | None:
     """'10/Feb/2012:16:42:07 -0500' (Apache) or '25/Sep/2018:06:05:27.584' (HAProxy,
     local time in zone `tz`)."""
@@ -403,6 +404,8 @@ def decode_agent(value: str | None) -> str | None:
             decoded = unquote(decoded)
         return decoded
     if "+" in value:
+        if "++" not in value:
+            return value.replace("+", " ")
         return _PLUS.sub(_plus_space, value)
     return value
 
@@ -412,3 +415,22 @@ _PLUS = re.compile(r"\+\+?")
 
 def _plus_space(m: re.Match[str]) -> str:
     return " +" if len(m.group(0)) == 2 else " "
+
+
+def client_ip_sql(column: str) -> str:
+    """The SQL twin of `client_ip` for one chain column (used by the line-regex formats):
+    quotes stripped, split at commas and spaces, '-'/'unix:'/'unknown' dropped, the first
+    public address, else the first entry. The list work is done only for chains."""
+    parts = (f"list_filter(regexp_split_to_array({column}, '[\\s,\"]+'), "
+             "lambda x: x NOT IN ('', '-', 'unix:', 'unknown'))")
+    public = (
+        "(regexp_full_match(x, '\\d{1,3}(\\.\\d{1,3}){3}') AND NOT regexp_matches(x, "
+        "'^((0|10|127)\\.|169\\.254\\.|192\\.168\\.|172\\.(1[6-9]|2\\d|3[01])\\.|"
+        "100\\.(6[4-9]|[7-9]\\d|1[01]\\d|12[0-7])\\.)')) "
+        "OR regexp_full_match(x, '[23][0-9a-fA-F]{3}:[0-9a-fA-F:.]*')"
+    )
+    return (
+        f"CASE WHEN {column} IS NULL OR {column} IN ('', '-', 'unix:', 'unknown') THEN NULL "
+        f"WHEN NOT regexp_matches({column}, '[\\s,\"]') THEN {column} "
+        f"ELSE coalesce(list_filter({parts}, lambda x: {public})[1], {parts}[1]) END"
+    )

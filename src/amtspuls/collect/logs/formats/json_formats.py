@@ -52,17 +52,11 @@ def load_object(line: str) -> dict | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _first(obj: dict, keys: tuple[str, ...]) -> object:
-    for key in keys:
-        value = obj.get(key)
-        if value is not None and value != "" and value != "-":
-            return value
-    return None
-
-
 def any_time_us(value: object, tz) -> int | None:
     """A timestamp in any of the forms JSON access logs use: a Unix time (s, ms, µs, ns),
     ISO 8601, Apache's '10/Feb/2012:16:42:07 -0500', or Caddy's 'wall' form."""
+    if type(value) is str and len(value) > 18 and value[4] == "-" and value[10] in "T ":
+        return iso_us(value, tz)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -106,14 +100,15 @@ class NginxJson(LineFormat):
     }
 
     def __init__(self) -> None:
-        # The keys of each role present in an object, per key set (a file has one or few).
-        self._plans: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+        # The key of each role in an object, per key set (a file has one or a few).
+        self._plans: dict[tuple[str, ...], tuple[str | None, ...]] = {}
 
-    def _plan(self, obj: dict) -> dict[str, tuple[str, ...]]:
+    def _plan(self, obj: dict) -> tuple[str | None, ...]:
         shape = tuple(obj)
         plan = self._plans.get(shape)
         if plan is None:
-            plan = {role: tuple(k for k in keys if k in obj) for role, keys in self.ROLES.items()}
+            plan = tuple(next((k for k in keys if k in obj), None)
+                         for keys in self.ROLES.values())
             if len(self._plans) < 1000:
                 self._plans[shape] = plan
         return plan
@@ -122,41 +117,42 @@ class NginxJson(LineFormat):
         obj = load_object(line)
         if obj is None:
             return None
-        plan = self._plan(obj)
-        request = obj.get("request")
-        method, url = split_request(request) if isinstance(request, str) else (None, None)
-        path = _first(obj, plan["path"])
-        if isinstance(path, str):
+        k_time, k_ip, k_xff, k_host, k_path, k_method, k_status, k_bytes, k_ref, k_agent = (
+            self._plan(obj))
+        get = obj.get
+        request = get("request")
+        method, url = split_request(request) if type(request) is str else (None, None)
+        path = get(k_path) if k_path else None
+        if type(path) is str and path:
             url = path
-            if path == obj.get("uri") and isinstance(obj.get("args"), str):
+            if k_path == "uri" and type(get("args")) is str:
                 url = join_query(path, nz(obj["args"]))
-        ip_value = _first(obj, plan["ip"])
+        ip_value = nz(get(k_ip)) if k_ip else None
         if url is None and method is None:
             if ip_value is None and ("msg" in obj or "message" in obj or "level" in obj):
                 return NON_ACCESS
             return None
         if ip_value is None and "status" not in obj:
             return None
-        ts = any_time_us(_first(obj, plan["time"]), self.local_tz)
+        ts = any_time_us(get(k_time), self.local_tz) if k_time else None
         if ts is None:
             return None
-        method = nz(_first(obj, plan["method"])) or method
-        host = nz(_first(obj, plan["host"]))
+        if k_method:
+            method = nz(get(k_method)) or method
+        host = nz(get(k_host)) if k_host else None
         if url is not None and "://" in url[:12]:
             url_host, url = split_url(url)
             host = host or url_host
-        xff = _first(obj, plan["xff"])
         return (
             ts,
-            client_ip(xff if isinstance(xff, str) else None,
-                      ip_value if isinstance(ip_value, str) else None),
-            nz(_first(obj, plan["agent"])),
+            client_ip(nz(get(k_xff)) if k_xff else None, ip_value),
+            nz(get(k_agent)) if k_agent else None,
             host,
             method,
             url,
-            to_status(_first(obj, plan["status"])),
-            to_bytes(_first(obj, plan["bytes"])),
-            nz(_first(obj, plan["referrer"])),
+            to_status(get(k_status)) if k_status else None,
+            to_bytes(get(k_bytes)) if k_bytes else None,
+            nz(get(k_ref)) if k_ref else None,
         )
 
 

@@ -97,81 +97,62 @@ class RegexFormat(LogFormat):
     def _ts_group(self) -> int:
         return self.spec.fields.index("ts") + 1
 
-    def _build_select(self) -> str:
-        """SQL creating temp table `parsed` (line_no, verdict, ts, ip, user_agent, host,
-        method, url, status, bytes, referrer) from every line of `batch_lines`."""
+    def _build_select(self) -> tuple[str, str | None]:
+        """SQL for temp table `raw` (raw strings per line; `fast_ok` false where the line
+        still needs the regex) and, for fast formats, SQL for those remaining lines."""
         f = self.spec.fields
         names = "[" + ", ".join(_sql_str(n) for n in f) + "]"
         regex = _sql_str(self.spec.regex)
-        ts_fmt = _sql_str(self.spec.ts_format)
-        slow = self._fields_from_groups(f)
-        if self.spec.fast == "ncsa":
-            return self._build_fast_select(f, names, regex, ts_fmt, slow)
-        return f"""
-        CREATE OR REPLACE TEMP TABLE u AS
-        SELECT line_no, line, {slow}
-        FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
-              FROM batch_lines);
-        {self._finish(ts_fmt)};
-        DROP TABLE u;
+        by_regex = f"""
+            SELECT line_no, trim(line) = '' AS blank, true AS fast_ok, {self._fields_from_groups(f)}
+            FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
+                  FROM batch_lines WHERE_CLAUSE)
         """
-
-    def _build_fast_select(self, f: tuple[str, ...], names: str, regex: str, ts_fmt: str,
-                           slow: str) -> str:
-        """Lines of the expected shape (the right number of double quotes, none escaped,
-        a bracketed time stamp, a numeric status) are cut at their quotes; all other lines
-        go through the regex. Intermediate results are materialised so that no expression
-        is evaluated twice and the regex never runs on the fast rows."""
+        if self.spec.fast != "ncsa":
+            return f"CREATE OR REPLACE TEMP TABLE raw AS {by_regex.replace('WHERE_CLAUSE', '')}", None
+        # Lines of the expected shape (the right number of double quotes, none escaped, a
+        # bracketed time stamp, a numeric status) are cut at their quotes; the rest go
+        # through the regex, which then runs only on them.
         quoted = sum(1 for x in ("request", "referrer", "user_agent") if x in f)
         shape = (
             f"len(s) = {2 * quoted + 1} AND strpos(line, '\\\"') = 0 "
             "AND strpos(s[1], '[') > 0 "
             "AND regexp_full_match(split_part(trim(s[3]), ' ', 1), '[0-9]{3}')"
         )
-        return f"""
-        CREATE OR REPLACE TEMP TABLE shaped AS
-        SELECT line_no, line, s, {shape} AS fast_ok
-        FROM (SELECT line_no, line, string_split(line, '"') AS s FROM batch_lines);
-        CREATE OR REPLACE TEMP TABLE u AS
-        SELECT line_no, line, {self._fields_from_quotes(f)} FROM shaped WHERE fast_ok
-        UNION ALL
-        SELECT line_no, line, {slow}
-        FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
-              FROM shaped WHERE NOT fast_ok);
-        DROP TABLE shaped;
-        {self._finish(ts_fmt)};
-        DROP TABLE u;
+        fast = f"""
+            CREATE OR REPLACE TEMP TABLE raw AS
+            SELECT line_no, trim(line) = '' AS blank, {shape} AS fast_ok,
+                   {self._fields_from_quotes(f)}
+            FROM (SELECT line_no, line, string_split(line, '"') AS s FROM batch_lines)
         """
+        slow = f"""
+            DELETE FROM raw WHERE NOT fast_ok;
+            INSERT INTO raw {by_regex.replace(
+                "WHERE_CLAUSE", "WHERE line_no IN (SELECT line_no FROM slow_lines)")}
+        """
+        return fast, slow
 
     @staticmethod
-    def _finish(ts_fmt: str) -> str:
-        """From temp table `u` of raw strings to typed columns in temp table `parsed`."""
+    def _typed(ts_fmt: str) -> str:
+        """From temp table `raw` to typed columns in temp table `parsed` (ts NULL: the line
+        is blank or malformed)."""
+        method = "split_part(trim(req_raw), ' ', 1)"
+        target = "split_part(trim(req_raw), ' ', 2)"
+        has_req = f"({target} <> '' AND regexp_full_match({method}, '[A-Za-z]+'))"
         return f"""
         CREATE OR REPLACE TEMP TABLE parsed AS
-        WITH r AS (
-            SELECT line_no, line, ip_raw, ua_raw, host_raw, url_raw, status_raw, bytes_raw,
-                   ref_raw, try_strptime(ts_raw, {ts_fmt}) AS ts_parsed,
-                   string_split(trim(req_raw), ' ') AS req
-            FROM u
-        ), m AS (
-            SELECT *, len(req) >= 2 AND regexp_full_match(req[1], '[A-Za-z]+') AS has_req
-            FROM r
-        )
         SELECT
-            line_no,
-            CASE WHEN trim(line) = '' THEN 'blank'
-                 WHEN ts_parsed IS NULL THEN 'malformed'
-                 ELSE 'ok' END AS verdict,
-            ts_parsed AS ts,
+            line_no, blank,
+            try_strptime(ts_raw, {ts_fmt}) AS ts,
             nullif(trim(split_part(ip_raw, ',', 1)), '') AS ip,
             nullif(replace(ua_raw, '\\"', '"'), '-') AS user_agent,
             nullif(host_raw, '') AS host,
-            CASE WHEN has_req THEN req[1] END AS method,
-            coalesce(CASE WHEN has_req THEN replace(req[2], '\\"', '"') END, url_raw) AS url,
+            CASE WHEN {has_req} THEN {method} END AS method,
+            coalesce(CASE WHEN {has_req} THEN replace({target}, '\\"', '"') END, url_raw) AS url,
             try_cast(status_raw AS INTEGER) AS status,
             try_cast(bytes_raw AS BIGINT) AS bytes,
             nullif(nullif(replace(ref_raw, '\\"', '"'), '-'), '') AS referrer
-        FROM m
+        FROM raw
         """
 
     @staticmethod
@@ -214,24 +195,32 @@ class RegexFormat(LogFormat):
                 "line": pa.array(batch.lines, pa.string()),
             }
         )
-        too_long = set(batch.too_long)
+        fast, slow = self._select
         engine.register("batch_lines", table)
         try:
-            engine.execute(self._select)
+            engine.execute(fast)
+            if slow:
+                engine.execute(
+                    "CREATE OR REPLACE TEMP TABLE slow_lines AS "
+                    "SELECT line_no FROM raw WHERE NOT fast_ok"
+                )
+                if engine.execute("SELECT count(*) FROM slow_lines").fetchall()[0][0]:
+                    engine.execute(slow)
+                engine.execute("DROP TABLE slow_lines")
         finally:
             engine.unregister("batch_lines")
-        rejected = engine.execute(
-            "SELECT line_no, verdict FROM parsed WHERE verdict <> 'ok'"
-        ).fetchall()
-        malformed = [n for n, v in rejected if v == "malformed"]
-        blank = [n for n, v in rejected if v == "blank" and n not in too_long]
-        malformed = sorted(set(malformed) | too_long)
+        engine.execute(self._typed(_sql_str(self.spec.ts_format)))
+        engine.execute("DROP TABLE raw")
+        too_long = set(batch.too_long)
+        rejected = engine.execute("SELECT line_no, blank FROM parsed WHERE ts IS NULL").fetchall()
+        malformed = sorted({n for n, blank in rejected if not blank} | too_long)
+        blank = sum(1 for n, is_blank in rejected if is_blank and n not in too_long)
         cols = ", ".join(
             c if c in {"line_no", "ts", "ip", "user_agent", "host", "method", "url", "status",
                        "bytes", "referrer"} else f"NULL AS {c}"
             for c in HIT_SCHEMA.names
         )
-        hits = engine.sql(f"SELECT {cols} FROM parsed WHERE verdict = 'ok'").to_arrow_table()
+        hits = engine.sql(f"SELECT {cols} FROM parsed WHERE ts IS NOT NULL").to_arrow_table()
         engine.execute("DROP TABLE parsed")
-        skipped = {"blank": len(blank)} if blank else {}
+        skipped = {"blank": blank} if blank else {}
         return ParsedBatch(hits=hits.cast(HIT_SCHEMA), malformed=malformed, skipped=skipped)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from amtspuls.collect.logs.formats.fields import (
     MONTHS,
@@ -78,11 +79,16 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ROLE_ORDER = tuple(ROLES)
+
+
 @dataclass(frozen=True)
 class Layout:
     fields: tuple[str, ...]
     index: dict[str, int]
     local_time: bool
+    # The column of each role in `_ROLE_ORDER` order, -1 when absent.
+    slots: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, fields: tuple[str, ...]) -> Layout:
@@ -95,7 +101,8 @@ class Layout:
                     break
         local = any(f in ("date-local", "time-local") for f in lower) and not (
             "date" in lower or "time" in lower)
-        return cls(tuple(fields), index, local)
+        slots = tuple(index.get(role, -1) for role in _ROLE_ORDER)
+        return cls(tuple(fields), index, local, slots)
 
     def fits(self, values: list[str | None]) -> bool:
         """Whether the values look like this layout (used for guessed layouts)."""
@@ -149,22 +156,25 @@ _IIS_ONLY_FIELDS = {"s-sitename", "sc-win32-status", "sc-substatus", "s-computer
 
 
 def tokenize(line: str) -> list[str | None]:
-    """The values of a data line; '' and '-' stay as they are written except '' → None."""
+    """The values of a data line ('' → None; '-' is kept, it means "no value" per column).
+    Zero-width characters (CloudFront RTMP) are removed."""
+    if not line.isascii():
+        line = line.translate(_ZERO_WIDTH)
     if "\t" in line:
-        raw = line.split("\t")
-        return [v.strip().translate(_ZERO_WIDTH) or None for v in raw]
+        return [v.strip() or None for v in line.split("\t")]
     if '"' not in line:
-        return [v.translate(_ZERO_WIDTH) or None for v in line.split()]
+        return line.split()  # type: ignore[return-value]
     values: list[str | None] = []
     for m in _TOKEN.finditer(line):
         quoted = m.group(1)
         if quoted is not None:
             values.append(quoted.replace('""', '"') or None)
         else:
-            values.append(m.group(2).translate(_ZERO_WIDTH) or None)
+            values.append(m.group(2))
     return values
 
 
+@lru_cache(maxsize=1024)
 def _parse_date(text: str | None) -> tuple[int, int, int] | None:
     if not text:
         return None
@@ -244,61 +254,77 @@ class W3C(LineFormat):
         if layout is None:
             return None
         idx = layout.index
-
-        def get(role: str) -> str | None:
-            i = idx.get(role)
-            if i is None or i >= len(values):
-                return None
-            value = values[i]
-            return None if value == "-" else value
-
-        date = _parse_date(get("date")) if "date" in idx else self.directive_date
-        time_m = _TIME.match(get("time") or "")
-        if date is None or time_m is None:
+        width = len(layout.fields)
+        if len(values) < width:
+            values.extend([None] * (width - len(values)))
+        (date_v, time_v, ip, xff, method, uri, stem, query, host, status, nbytes, agent,
+         referrer, event, sname, sname_query) = [
+            None if i < 0 or values[i] == "-" else values[i] for i in layout.slots]
+        date = _parse_date(date_v) if "date" in idx else self.directive_date
+        if date is None or time_v is None:
             return None
-        h, mi, s = int(time_m.group(1)), int(time_m.group(2)), int(time_m.group(3))
-        us = frac_us(time_m.group(4))
         if layout.local_time:
-            ts = local_epoch_us(self.local_tz, *date, h, mi, s, us)
+            ts = _local_ts(date, time_v, self.local_tz)
         else:
-            ts = epoch_us(*date, h, mi, s, us)
-
-        method = get("method")
-        if method is not None and _FTP_METHOD.match(method):
+            ts = _utc_ts(date, time_v)
+        if ts is None:
+            return None
+        if method is not None and method[:1] == "[" and _FTP_METHOD.match(method):
             return FTP
-        host = get("host")
-        uri = get("uri")
-        if "event" in idx:  # CloudFront RTMP: the stream name is the content
-            if get("event") != "play":
+        if event is not None or "event" in idx:  # CloudFront RTMP: the stream is the content
+            if event != "play":
                 return RTMP_EVENT
-            url = get("stem")
-            sname = get("sname")
+            url = stem
             if url and sname:
-                url = join_query(url.rstrip("/") + "/" + sname, get("sname_query"))
+                url = join_query(url.rstrip("/") + "/" + sname, sname_query)
             else:
-                url = join_query(url, get("query"))
+                url = join_query(url, query)
         elif uri is not None:
             url = uri
             if uri[:1] not in ("/", "*") and "://" not in uri[:12] and "/" in uri and (
                     "." in uri.split("/", 1)[0]):
                 url = "http://" + uri  # Incapsula: "www.example.com/page.php"
-            url = join_query(url, get("query"))
+            url = join_query(url, query)
         else:
-            url = join_query(get("stem"), get("query"))
+            url = join_query(stem, query)
         if url is not None and "://" in url[:12]:
             url_host, url = split_url(url)
             host = host or url_host
         return (
             ts,
-            client_ip(get("xff"), get("ip")),
-            decode_agent(get("agent")),
+            client_ip(xff, ip),
+            decode_agent(agent),
             host,
             method,
             url,
-            to_status(get("status")),
-            to_bytes(get("bytes")),
-            get("referrer"),
+            to_status(status),
+            to_bytes(nbytes),
+            referrer,
         )
+
+
+@lru_cache(maxsize=4096)
+def _utc_ts(date: tuple[int, int, int], time_text: str) -> int | None:
+    m = _TIME.match(time_text)
+    if m is None:
+        return None
+    try:
+        return epoch_us(*date, int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                        frac_us(m.group(4)))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _local_ts(date: tuple[int, int, int], time_text: str, tz) -> int | None:
+    m = _TIME.match(time_text)
+    if m is None:
+        return None
+    try:
+        return local_epoch_us(tz, *date, int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                              frac_us(m.group(4)))
+    except ValueError:
+        return None
 
 
 class IIS(W3C):

@@ -1,0 +1,27 @@
+"""Retention: raw events expire after the configured months; daily aggregates stay for
+year-on-year reports; visitor-hash salts expire after 48 hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from amtspuls.config import Settings
+from amtspuls.privacy.salts import SaltStore
+from amtspuls.store import DuckDBStore
+
+
+def cutoff_for(months: int, now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    year, month = now.year, now.month - months
+    while month <= 0:
+        month += 12
+        year -= 1
+    day = min(now.day, 28)
+    return datetime(year, month, day, tzinfo=UTC).replace(tzinfo=None)
+
+
+def apply_retention(settings: Settings, store: DuckDBStore, now: datetime | None = None) -> dict:
+    cutoff = cutoff_for(settings.retention_months, now)
+    deleted = store.delete_events_before(cutoff)
+    salts = SaltStore(settings.salt_dir, settings.salt_keep_hours).purge()
+    return {**deleted, "cutoff": cutoff.isoformat(), "salts_deleted": salts}

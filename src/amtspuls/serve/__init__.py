@@ -1,0 +1,1 @@
+"""Serve: the FastAPI app (REST API, tracking endpoints, dashboard)."""

@@ -1,0 +1,71 @@
+"""The HTTP application: one FastAPI app over one store.
+
+Routers are added by their own modules (`api_reports`, and later tracking, dashboard);
+errors are always a 4xx with a reason, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from amtspuls import __version__
+from amtspuls.config import Settings
+from amtspuls.errors import UserError
+from amtspuls.serve import api_reports
+from amtspuls.store import DuckDBStore, open_store
+
+log = logging.getLogger("amtspuls.serve")
+
+
+def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
+    own_store = store is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.store = store or open_store(settings)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if own_store:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="amtspuls",
+        version=__version__,
+        description="Datenschutzfreundliche Analyse kommunaler Websites – REST-API",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(UserError)
+    async def user_error(_: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid input')}"},
+                            status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api_reports.router)
+    return app
