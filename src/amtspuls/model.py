@@ -126,6 +126,8 @@ class IngestReport:
     by_type: dict[str, int] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     skipped_files: dict[str, str] = field(default_factory=dict)
+    # The first few problems with their reasons (file, line, reason).
+    errors: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -154,6 +156,7 @@ class IngestReport:
             "events": self.by_type,
             "formats": self.formats,
             "skipped_files": self.skipped_files,
+            "errors": self.errors[:20],
             "seconds": round(self.seconds, 3),
             "step_seconds": {k: round(v, 3) for k, v in self.step_seconds.items()},
         }

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from amtspuls.cli.common import emit_json, state
+from amtspuls.collect.events import import_events
 from amtspuls.collect.logs.importer import import_logs
 
 
@@ -48,4 +49,25 @@ def register(app: typer.Typer) -> None:
                 + (f" (Zeilen {', '.join(map(str, out['malformed_lines']))})"
                    if out["malformed_lines"] else "")
                 + f" in {out['seconds']:.1f} s"
+            )
+
+    @app.command("import-events")
+    def import_events_cmd(
+        ctx: typer.Context,
+        files: list[str] = typer.Argument(..., help="Event files (JSON lines, may be .gz)"),
+        site: str = typer.Option(..., "--site", help="Site domain (created if missing)"),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Import tracker events (as the live endpoint would receive them)."""
+        st = state(ctx)
+        store = st.store()
+        report = import_events(st.settings, store, store.ensure_site(site), files)
+        out = report.to_json()
+        if json_out:
+            emit_json(out)
+        else:
+            typer.echo(
+                f"{out['lines']:,} Ereignisse: {out['imported']:,} importiert, "
+                f"{out['bots']:,} von Bots, {out['malformed']:,} fehlerhaft "
+                f"in {out['seconds']:.1f} s"
             )

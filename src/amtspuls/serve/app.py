@@ -5,6 +5,7 @@ errors are always a 4xx with a reason, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -16,10 +17,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from amtspuls import __version__
 from amtspuls.config import Settings
 from amtspuls.errors import UserError
+from amtspuls.retention import apply_retention
 from amtspuls.serve import api_reports
 from amtspuls.store import DuckDBStore, open_store
 
 log = logging.getLogger("amtspuls.serve")
+
+
+HOUSEKEEPING_SECONDS = 24 * 3600
+
+
+async def _housekeeping(app: FastAPI) -> None:
+    """Daily while serving: retention (raw events, old salts), stale daily aggregates."""
+    while True:
+        try:
+            await asyncio.to_thread(_housekeep_once, app.state.settings, app.state.store)
+        except Exception:  # keep serving; the next round tries again
+            log.exception("housekeeping failed")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+def _housekeep_once(settings: Settings, store: DuckDBStore) -> None:
+    result = apply_retention(settings, store)
+    log.info("retention: %s", result)
 
 
 def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
@@ -29,9 +49,11 @@ def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.store = store or open_store(settings)
         app.state.settings = settings
+        housekeeping = asyncio.create_task(_housekeeping(app))
         try:
             yield
         finally:
+            housekeeping.cancel()
             if own_store:
                 app.state.store.close()
 

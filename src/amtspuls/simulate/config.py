@@ -101,9 +101,9 @@ class TrafficConfig:
 class JourneyConfig:
     """How a visitor with an intent moves through the site."""
 
-    nav_success: float = 0.72  # default probability that menu navigation reaches the service
+    nav_success: float = 0.75  # default probability that menu navigation reaches the service
     problem_nav_success: float = 0.12  # same for services with a findability problem
-    search_first: float = 0.38  # share who search rather than navigate when not on the page
+    search_first: float = 0.25  # share who search rather than navigate when not on the page
     search_after_nav_fail: float = 0.7  # share who search after navigation failed
     retry_search: float = 0.62  # share who reformulate after a failed search
     max_attempts: int = 4

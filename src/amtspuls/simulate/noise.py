@@ -33,8 +33,11 @@ DROP_UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "s", "Ä": 
                               "Ü": "U"})  # fmt: skip
 
 
+_UMLAUTS = frozenset("äöüßÄÖÜ")
+
+
 def has_umlaut(s: str) -> bool:
-    return any(ch in "äöüßÄÖÜ" for ch in s)
+    return not _UMLAUTS.isdisjoint(s)
 
 
 def typo(word: str, rnd: random.Random) -> str:

@@ -34,7 +34,17 @@ from amtspuls.simulate.world import World
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _EPOCH = date(1970, 1, 1)
-_HMS = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+
+
+def _obj(items: list) -> np.ndarray:
+    a = np.empty(len(items), dtype=object)
+    a[:] = items
+    return a
+
+
+_HMS = _obj([f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60)
+             for s in range(60)])
+_MS = _obj([f".{ms:03d}".encode() for ms in range(1000)])
 
 
 def _off(minutes: int, colon: bool) -> str:
@@ -50,19 +60,56 @@ def _local(clock: Clock, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return local // 86400, local % 86400, off
 
 
-def _unique_fragments(keys: np.ndarray, make) -> list:
-    """Fragments for each row, built once per distinct key."""
+def _few(keys: np.ndarray, make) -> np.ndarray:
+    """Per-row fragments for a column with few distinct values (days, offsets)."""
     uniq, inv = np.unique(keys, return_inverse=True)
-    table = np.array([make(int(k)) for k in uniq.tolist()] + [b""], dtype=object)[:-1]
-    return table[inv].tolist()
+    return _obj([make(int(k)) for k in uniq.tolist()])[inv]
+
+
+class FragTable:
+    """Fragments by integer id, built on first use and kept (ids grow over a run)."""
+
+    def __init__(self, make) -> None:
+        self.make = make
+        self.tab = np.empty(0, dtype=object)
+        self.built = np.zeros(0, dtype=bool)
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        if not len(ids):
+            return np.empty(0, dtype=object)
+        top = int(ids.max()) + 1
+        if top > len(self.tab):
+            size = max(top, 2 * len(self.tab), 1024)
+            tab = np.empty(size, dtype=object)
+            tab[: len(self.tab)] = self.tab
+            built = np.zeros(size, dtype=bool)
+            built[: len(self.built)] = self.built
+            self.tab, self.built = tab, built
+        missing = ids[~self.built[ids]]
+        if len(missing):
+            for i in np.unique(missing).tolist():
+                self.tab[i] = self.make(i)
+            self.built[missing] = True
+        return self.tab[ids]
+
+
+def _interleave(cols: list) -> bytes:
+    n = len(cols[0])
+    k = len(cols)
+    parts: list = [None] * (k * n)
+    for j, col in enumerate(cols):
+        parts[j::k] = col.tolist() if isinstance(col, np.ndarray) else col
+    return b"".join(parts)
 
 
 class LogFormatter:
     def __init__(self, world: World) -> None:
         self.w = world
         self.urls = world.city.urls
-        self._ref: dict[int, bytes] = {0: b'-" "'}
-        self._ua: dict[int, bytes] = {}
+        clients, uas = world.clients, world.uas.strings
+        self.ip = FragTable(lambda c: f"{clients.ips[c]} - - [".encode())
+        self.ua = FragTable(lambda u: f'{uas[u]}"\n'.encode())
+        self.ref = FragTable(lambda r: f'{self.urls.full(r)}" "'.encode() if r else b'-" "')
 
     def _size(self, url: int, status: int, method: int, k: int) -> str:
         if method == HEAD or status in (304, 302):
@@ -86,27 +133,14 @@ class LogFormatter:
         n = len(cols["t"])
         if n == 0:
             return b""
-        w, urls = self.w, self.urls
-        clients = w.clients
+        urls, clients = self.urls, self.w.clients
         client = cols["client"]
-        # IP and user agent per client.
-        ipf = _unique_fragments(client, lambda c: f"{clients.ips[c]} - - [".encode())
-        ua_ids = clients.ua[client]
-        uas = w.uas.strings
-        uaf = [self._ua_frag(u, uas) for u in ua_ids.tolist()]
-        # Timestamps.
-        lday, lsec, off = _local(w.clock, cols["t"])
-        tkey = (lday * 86400 + lsec) * 2048 + (off + 1024)
+        lday, lsec, off = _local(self.w.clock, cols["t"])
 
-        def ts(key: int) -> bytes:
-            o = key % 2048 - 1024
-            sec = key // 2048
-            d = _EPOCH + timedelta(days=sec // 86400)
-            return (f"{d.day:02d}/{_MONTHS[d.month - 1]}/{d.year}:{_HMS[sec % 86400]} "
-                    f'{_off(o, False)}] "').encode()
+        def day(d: int) -> bytes:
+            x = _EPOCH + timedelta(days=d)
+            return f"{x.day:02d}/{_MONTHS[x.month - 1]}/{x.year}:".encode()
 
-        tsf = _unique_fragments(tkey, ts)
-        # Request, status and size.
         proto = clients.proto[client].astype(np.int64)
         rkey = ((cols["url"] * 3 + cols["method"]) * 1000 + cols["status"]) * 2 + proto
 
@@ -117,125 +151,89 @@ class LogFormatter:
             key //= 1000
             method = key % 3
             url = key // 3
-            path = urls.paths[url]
             size = self._size(url, status, method, k)
-            return f'{METHODS[method]} {path} {PROTOCOLS[pr]}" {status} {size} "'.encode()
+            return f'{METHODS[method]} {urls.paths[url]} {PROTOCOLS[pr]}" {status} {size} "'.encode()
 
-        reqf = _unique_fragments(rkey, req)
-        reff = [self._ref_frag(r) for r in cols["ref"].tolist()]
-        parts: list = [None] * (5 * n)
-        parts[0::5] = ipf
-        parts[1::5] = tsf
-        parts[2::5] = reqf
-        parts[3::5] = reff
-        parts[4::5] = uaf
-        return b"".join(parts)
-
-    def _ua_frag(self, u: int, uas: list[str]) -> bytes:
-        f = self._ua.get(u)
-        if f is None:
-            f = self._ua[u] = f'{uas[u]}"\n'.encode()
-        return f
-
-    def _ref_frag(self, r: int) -> bytes:
-        f = self._ref.get(r)
-        if f is None:
-            f = self._ref[r] = f'{self.urls.full(r)}" "'.encode()
-        return f
+        return _interleave([
+            self.ip(client),
+            _few(lday, day),
+            _HMS[lsec],
+            _few(off, lambda o: f' {_off(o, False)}] "'.encode()),
+            _few(rkey, req),
+            self.ref(cols["ref"]),
+            self.ua(clients.ua[client]),
+        ])
 
 
 class EventFormatter:
     def __init__(self, world: World) -> None:
         self.w = world
-        self.urls = world.city.urls
-        self._url: dict[int, bytes] = {}
-        self._ua: dict[int, bytes] = {}
-        self.types = [f'{name}","url":'.encode() for name in EVENT_NAMES]
-        self.forms = [f',"form":"{s.id}"'.encode() for s in world.city.services]
-        self._fields: dict[int, bytes] = {}
-        self._ms = [f".{ms:03d}".encode() for ms in range(1000)]
-
-    def _json_url(self, u: int) -> bytes:
-        f = self._url.get(u)
-        if f is None:
-            f = self._url[u] = orjson.dumps(self.urls.full(u))
-        return f
-
-    def format(self, cols: dict[str, np.ndarray]) -> bytes:
-        n = len(cols["t"])
-        if n == 0:
-            return b""
-        w, urls = self.w, self.urls
-        clients = w.clients
-        client = cols["client"]
-        et = cols["type"]
-        lday, lsec, off = _local(w.clock, cols["t"])
-        tkey = (lday * 86400 + lsec) * 2048 + (off + 1024)
-
-        def ts(key: int) -> bytes:
-            sec = key // 2048
-            d = _EPOCH + timedelta(days=sec // 86400)
-            return f'{{"ts":"{d.isoformat()}T{_HMS[sec % 86400]}'.encode()
-
-        tsf = _unique_fragments(tkey, ts)
-        offs = {o: f'{_off(o, True)}","ip":"'.encode() for o in np.unique(off).tolist()}
-        ms = (cols["t"] % 1000).tolist()
-        msf = [self._ms[m] + offs[o] for m, o in zip(ms, off.tolist(), strict=True)]
-        ipf = _unique_fragments(client, lambda c: f'{clients.ips[c]}","ua":'.encode())
-        uas = w.uas.strings
-        uaf = [self._ua_frag(u, uas) for u in clients.ua[client].tolist()]
-        typef = [self.types[t] for t in et.tolist()]
-        urlf = [self._json_url(u) for u in cols["url"].tolist()]
-        page = np.isin(et, PAGE_EVENTS)
-        empty = np.full(n, b"", dtype=object)
-
-        def optional(mask: np.ndarray, keys: np.ndarray, make) -> list:
-            col = empty.copy()
-            if mask.any():
-                col[mask] = np.array(_unique_fragments(keys[mask], make) + [b""], dtype=object)[:-1]
-            return col.tolist()
-
-        ref = cols["ref"]
-        reff = optional(page & (ref > 0), ref, lambda r: b',"referrer":' + self._json_url(r))
+        urls = self.urls = world.city.urls
+        clients, uas = world.clients, world.uas.strings
         kinds = urls.kinds
+        self.ip = FragTable(lambda c: f'{clients.ips[c]}","ua":'.encode())
+        self.ua = FragTable(lambda u: orjson.dumps(uas[u]) + b',"type":"')
+        self.url = FragTable(lambda u: orjson.dumps(urls.full(u)))
+        self.ref = FragTable(lambda r: b',"referrer":' + orjson.dumps(urls.full(r)))
+        self.target = FragTable(lambda r: b',"target":' + orjson.dumps(urls.full(r)))
 
         def title(u: int) -> bytes:
             t = NOT_FOUND_TITLE if kinds[u] == REMOVED else urls.titles[u]
             return b',"title":' + orjson.dumps(t) if t else b""
 
-        titlef = optional(page, cols["url"], title)
-        qs = w.queries.items
-        is_search = et == EV_SEARCH
-        qf = optional(is_search, cols["query"], lambda q: b',"query":' + orjson.dumps(qs[q]))
-        rf = optional(is_search, cols["results"].astype(np.int64),
-                      lambda r: f',"results":{r}'.encode())
-        tgt = np.isin(et, (EV_DOWNLOAD, EV_OUTLINK))
-        tf = optional(tgt, cols["target"], lambda u: b',"target":' + self._json_url(u))
-        is_form = np.isin(et, (EV_FORM_START, EV_FORM_SUBMIT, EV_FORM_ERROR)) & (cols["form"] >= 0)
-        ff = optional(is_form, cols["form"].astype(np.int64), lambda s: self.forms[s])
-        has_field = is_form & (cols["field"] >= 0)
-        names = w.city.field_names
-        fdf = optional(has_field, cols["field"].astype(np.int64),
-                       lambda f: f',"field":"{names[f]}"'.encode())
-        eng = et == EV_ENGAGEMENT
-        endf = [b"}\n"] * n
-        if eng.any():
-            idx = np.flatnonzero(eng).tolist()
-            vals = cols["eng"][eng].tolist()
-            for i, v in zip(idx, vals, strict=True):
-                endf[i] = f',"engagement_ms":{v}}}\n'.encode()
-        cols_out = (tsf, msf, ipf, uaf, typef, urlf, reff, titlef, qf, rf, tf, ff, fdf, endf)
-        k = len(cols_out)
-        parts: list = [None] * (k * n)
-        for j, col in enumerate(cols_out):
-            parts[j::k] = col
-        return b"".join(parts)
+        self.title = FragTable(title)
+        qs = world.queries.items
+        self.query = FragTable(lambda q: b',"query":' + orjson.dumps(qs[q]))
+        self.results = FragTable(lambda r: f',"results":{r}'.encode())
+        services = world.city.services
+        self.form = FragTable(lambda s: f',"form":"{services[s].id}"'.encode())
+        names = world.city.field_names
+        self.field = FragTable(lambda f: f',"field":"{names[f]}"'.encode())
+        self.types = _obj([f'{name}","url":'.encode() for name in EVENT_NAMES])
 
-    def _ua_frag(self, u: int, uas: list[str]) -> bytes:
-        f = self._ua.get(u)
-        if f is None:
-            f = self._ua[u] = orjson.dumps(uas[u]) + b',"type":"'
-        return f
+    def format(self, cols: dict[str, np.ndarray]) -> bytes:
+        n = len(cols["t"])
+        if n == 0:
+            return b""
+        clients = self.w.clients
+        client = cols["client"]
+        et = cols["type"]
+        lday, lsec, off = _local(self.w.clock, cols["t"])
+        empty = np.full(n, b"", dtype=object)
+
+        def opt(mask: np.ndarray, table: FragTable, keys: np.ndarray) -> np.ndarray:
+            col = empty.copy()
+            if mask.any():
+                col[mask] = table(keys[mask].astype(np.int64))
+            return col
+
+        page = np.isin(et, PAGE_EVENTS)
+        ref = cols["ref"]
+        is_search = et == EV_SEARCH
+        is_form = np.isin(et, (EV_FORM_START, EV_FORM_SUBMIT, EV_FORM_ERROR)) & (cols["form"] >= 0)
+        eng = et == EV_ENGAGEMENT
+        eng_val = empty.copy()
+        if eng.any():
+            eng_val[eng] = _obj([b',"engagement_ms":%d' % v for v in cols["eng"][eng].tolist()])
+        return _interleave([
+            _few(lday, lambda d: f'{{"ts":"{(_EPOCH + timedelta(days=d)).isoformat()}T'.encode()),
+            _HMS[lsec],
+            _MS[cols["t"] % 1000],
+            _few(off, lambda o: f'{_off(o, True)}","ip":"'.encode()),
+            self.ip(client),
+            self.ua(clients.ua[client]),
+            self.types[et],
+            self.url(cols["url"]),
+            opt(page & (ref > 0), self.ref, ref),
+            opt(page, self.title, cols["url"]),
+            opt(is_search, self.query, cols["query"]),
+            opt(is_search, self.results, cols["results"]),
+            opt(np.isin(et, (EV_DOWNLOAD, EV_OUTLINK)), self.target, cols["target"]),
+            opt(is_form, self.form, cols["form"]),
+            opt(is_form & (cols["field"] >= 0), self.field, cols["field"]),
+            eng_val,
+            np.full(n, b"}\n", dtype=object),
+        ])
 
 
 class GzipWriter:

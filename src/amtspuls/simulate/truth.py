@@ -51,9 +51,9 @@ class Truth:
         self.query_typos += int(typo)
         q = self.queries.get(text)
         if q is None:
-            self.queries[text] = [Counter({intent: 1}), results, typo]
+            self.queries[text] = [{intent: 1}, results, typo]
         else:
-            q[0][intent] += 1
+            q[0][intent] = q[0].get(intent, 0) + 1
 
     def add_visits(self, day: date, period: int, intent: np.ndarray, svc: np.ndarray,
                    outcome: np.ndarray, fail_field: np.ndarray, nsearch: np.ndarray,
@@ -93,7 +93,7 @@ class Truth:
         queries = {}
         stats = {}
         for text, (intents, results, typo) in sorted(self.queries.items()):
-            queries[text] = intents.most_common(1)[0][0]
+            queries[text] = max(sorted(intents), key=lambda i: intents[i])
             stats[text] = {"n": sum(intents.values()), "results": results, "typo": typo}
             if len(intents) > 1:
                 stats[text]["intents"] = dict(sorted(intents.items()))

@@ -7,7 +7,6 @@ counts a line twice."""
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import sys
 import threading
@@ -24,6 +23,7 @@ from amtspuls.collect.logs.reader import (
     open_log,
     sample_lines,
 )
+from amtspuls.collect.progress import fingerprint
 from amtspuls.config import Settings
 from amtspuls.engine import new_engine
 from amtspuls.errors import UserError
@@ -31,7 +31,6 @@ from amtspuls.ingest import Ingestor
 from amtspuls.model import IngestReport, Site
 from amtspuls.store import DuckDBStore
 
-FINGERPRINT_LINES = 4
 
 
 @dataclass
@@ -39,19 +38,6 @@ class PlannedFile:
     path: Path
     fmt: LogFormat
     fingerprint: str
-
-
-def fingerprint(path: Path, site: Site) -> str:
-    """Identity of a log's content: its first lines (so a growing file keeps its identity
-    and a rotated one gets a new one)."""
-    digest = hashlib.sha256(f"site:{site.id}\n".encode())
-    with open_log(path) as fh:
-        for _ in range(FINGERPRINT_LINES):
-            line = fh.readline(1 << 16)
-            if not line:
-                break
-            digest.update(line)
-    return digest.hexdigest()[:32]
 
 
 def plan(paths: list[str], site: Site, format_name: str, settings: Settings) -> list[PlannedFile]:

@@ -347,14 +347,30 @@ def iso_us(text: str, tz: tzinfo = UTC) -> int | None:
 
 
 def epoch_number_us(value: float | int | str) -> int | None:
-    """A Unix time in seconds, milliseconds, microseconds or nanoseconds (by magnitude)."""
+    """A Unix time in seconds, milliseconds, microseconds or nanoseconds (by magnitude);
+    whole numbers are converted exactly."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isdigit() else text
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if value < 0:
+            return None
+        if value < 10**11:  # seconds (until year 5138)
+            return value * US
+        if value < 10**14:
+            return value * 1000
+        if value < 10**17:
+            return value
+        return value // 1000
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if number != number or number < 0:
+    if number != number or number < 0 or number > 1e20:
         return None
-    if number < 1e11:  # seconds (until year 5138)
+    if number < 1e11:
         return round(number * US)
     if number < 1e14:
         return round(number * 1000)
