@@ -6,7 +6,9 @@ errors are always a 4xx with a reason, never a traceback."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import pkgutil
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -18,7 +20,6 @@ from amtspuls import __version__
 from amtspuls.config import Settings
 from amtspuls.errors import UserError
 from amtspuls.retention import apply_retention
-from amtspuls.serve import api_reports
 from amtspuls.store import DuckDBStore, open_store
 
 log = logging.getLogger("amtspuls.serve")
@@ -50,9 +51,13 @@ def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
         app.state.store = store or open_store(settings)
         app.state.settings = settings
         housekeeping = asyncio.create_task(_housekeeping(app))
+        for hook in _hooks("startup"):
+            await hook(app)
         try:
             yield
         finally:
+            for hook in reversed(_hooks("shutdown")):
+                await hook(app)
             housekeeping.cancel()
             if own_store:
                 app.state.store.close()
@@ -89,5 +94,31 @@ def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(api_reports.router)
+    for router in discover_routers():
+        app.include_router(router)
     return app
+
+
+def discover_routers() -> list:
+    """Every `serve/routes_*.py` module contributes its `router` (and may define
+    `startup(app)` / `shutdown(app)` hooks run in the app's lifespan)."""
+    import amtspuls.serve as package
+
+    routers = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("routes_"):
+            module = importlib.import_module(f"amtspuls.serve.{info.name}")
+            routers.append(module.router)
+    return routers
+
+
+def _hooks(name: str) -> list:
+    import amtspuls.serve as package
+
+    hooks = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("routes_"):
+            module = importlib.import_module(f"amtspuls.serve.{info.name}")
+            if hasattr(module, name):
+                hooks.append(getattr(module, name))
+    return hooks

@@ -53,16 +53,29 @@ def open_log(path: str | Path) -> BinaryIO:
 
 def sample_lines(path: str | Path, limit: int = 200, max_bytes: int = 1 << 20) -> list[str]:
     """The first lines of a file (for format detection); raises UserError for binary data."""
+    chunks: list[bytes] = []
+    size = 0
+    cut = False
     with open_log(path) as fh:
+        # In blocks, so that a compressed file that ends early (the import then reports
+        # where it broke) still yields the lines before the break as its sample.
         try:
-            head = fh.read(max_bytes)
+            while size < max_bytes:
+                chunk = fh.read(min(1 << 16, max_bytes - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
         except (OSError, EOFError, zlib.error) as exc:
-            raise UserError(f"{path}: cannot decompress ({exc})") from None
+            if not chunks:
+                raise UserError(f"{path}: cannot decompress ({exc})") from None
+            cut = True
+    head = b"".join(chunks)
     if b"\x00" in head[:65536]:
         raise UserError(f"{path}: binary data (NUL bytes), not a text log")
     text = head.decode("utf-8", errors="replace")
     lines = text.split("\n")
-    if len(head) == max_bytes and len(lines) > 1:
+    if (cut or len(head) == max_bytes) and len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
     return [ln.rstrip("\r") for ln in lines[:limit]]
 
