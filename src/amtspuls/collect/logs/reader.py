@@ -57,11 +57,12 @@ def sample_lines(path: str | Path, limit: int = 200, max_bytes: int = 1 << 20) -
     size = 0
     cut = False
     with open_log(path) as fh:
+        read = getattr(fh, "read1", fh.read)
         # In blocks, so that a compressed file that ends early (the import then reports
         # where it broke) still yields the lines before the break as its sample.
         try:
             while size < max_bytes:
-                chunk = fh.read(min(1 << 16, max_bytes - size))
+                chunk = read(min(1 << 16, max_bytes - size))
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -93,9 +94,12 @@ def iter_batches(
     too_long: list[int] = []
     first = 1
     carry = b""
+    # read1: what was decompressed before a compressed stream breaks off is returned
+    # rather than lost with the exception of a read() that wanted more.
+    read = getattr(buffer, "read1", buffer.read)
     while True:
         try:
-            block = buffer.read(BLOCK_BYTES)
+            block = read(BLOCK_BYTES)
         except (OSError, EOFError, zlib.error) as exc:
             # Hand over what was read intact, then report where the stream broke.
             if pending:
