@@ -109,12 +109,14 @@ class Ingestor:
         self.engine.close()
 
     def _distinct(self, expr: str, table: str = "batch_hits") -> list:
-        return [r[0] for r in self.engine.execute(f"SELECT DISTINCT {expr} FROM {table}").fetchall()]
+        rows = self.engine.execute(f"SELECT DISTINCT {expr} FROM {table}").fetchall()
+        return [r[0] for r in rows]
 
     def _lookup(self, name: str, table: pa.Table, derive: str | None = None) -> None:
         """Materialise a lookup table (optionally with derived columns) in the engine."""
         self.engine.register(f"{name}_arrow", table)
-        select = f"SELECT *, {derive} FROM {name}_arrow" if derive else f"SELECT * FROM {name}_arrow"
+        extra = f", {derive}" if derive else ""
+        select = f"SELECT *{extra} FROM {name}_arrow"
         self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
         self.engine.unregister(f"{name}_arrow")
 
@@ -343,7 +345,8 @@ class Ingestor:
         return {c for c, n in zip(columns, counts, strict=True) if n}
 
     def _events(self) -> pa.Table:
-        for kind, n in self.engine.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall():
+        by_type = self.engine.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall()
+        for kind, n in by_type:
             self.report.count(self.report.by_type, kind, n)
             if kind == "pageview":
                 self.report.pageviews += n

@@ -24,7 +24,8 @@ def utc_window(site: Site, date_from: date | None, date_to: date | None,
     up to the last day with data."""
     tz = ZoneInfo(site.timezone)
     if date_to is None:
-        _, last = ReportQueries(store, site.id, site.timezone, datetime.min, datetime.max).data_range()
+        everything = ReportQueries(store, site.id, site.timezone, datetime.min, datetime.max)
+        _, last = everything.data_range()
         if last is not None:
             last_local = last.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
             date_to = last_local.date()

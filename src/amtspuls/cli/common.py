@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -86,3 +87,11 @@ def run_guarded(app: Callable[..., Any]) -> None:
         fail("interrupted")
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug, not bad input: one line, details on request
+        if os.environ.get("AMTSPULS_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"amtspuls: internal error ({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
+            " — run again with AMTSPULS_DEBUG=1 for details\n"
+        )
+        sys.exit(1)

@@ -48,14 +48,16 @@ def sql_path_and_query(url_expr: str) -> tuple[str, str]:
     rest = f"regexp_replace({url_expr}, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*', '')"
     no_fragment = f"split_part({rest}, '#', 1)"
     path = f"split_part({no_fragment}, '?', 1)"
-    query = f"CASE WHEN strpos({no_fragment}, '?') > 0 THEN substr({no_fragment}, strpos({no_fragment}, '?') + 1) ELSE '' END"
+    at = f"strpos({no_fragment}, '?')"
+    query = f"CASE WHEN {at} > 0 THEN substr({no_fragment}, {at} + 1) ELSE '' END"
     return path, query
 
 
 def sql_clean_path(path_expr: str) -> str:
     decoded = sql_decode(path_expr)
     collapsed = f"regexp_replace({decoded}, '/{{2,}}', '/', 'g')"
-    return f"left({sql_scrub(f'coalesce(nullif({collapsed}, {chr(39)}{chr(39)}), {chr(39)}/{chr(39)})')}, 1024)"
+    rooted = f"coalesce(nullif({collapsed}, ''), '/')"
+    return f"left({sql_scrub(rooted)}, 1024)"
 
 
 _KV_KEY = "split_part(kv, '=', 1)"

@@ -17,7 +17,6 @@ from amtspuls.model import EVENT_SCHEMA, Site
 from amtspuls.store.schema import MIGRATIONS
 
 
-
 class DuckDBStore:
     def __init__(self, settings: Settings, read_only: bool = False) -> None:
         self.settings = settings
@@ -25,7 +24,9 @@ class DuckDBStore:
         if not read_only:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise UserError(f"{settings.data_dir}: no amtspuls data here yet (import something first)")
+            raise UserError(
+                f"{settings.data_dir}: no amtspuls data here yet (import something first)"
+            )
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -174,7 +175,8 @@ class DuckDBStore:
                     con.execute(
                         f"""
                         INSERT INTO dirty_days
-                        SELECT DISTINCT {site.id}, CAST(timezone($tz, ts AT TIME ZONE 'UTC') AS DATE)
+                        SELECT DISTINCT {site.id},
+                               CAST(timezone($tz, ts AT TIME ZONE 'UTC') AS DATE)
                         FROM new_events
                         """,
                         {"tz": site.timezone},
@@ -293,9 +295,12 @@ class DuckDBStore:
               AND ts >= (SELECT min(day) - INTERVAL 1 DAY FROM touched_days)
               AND ts < (SELECT max(day) + INTERVAL 2 DAY FROM touched_days)
               AND {local} IN (SELECT day FROM touched_days);
-            DELETE FROM daily_pages WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
-            DELETE FROM daily_services WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
-            DELETE FROM daily_site WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_pages
+            WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_services
+            WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_site
+            WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             INSERT INTO daily_pages
             SELECT {sid}, day, path, any_value(service_id), count(*), count(DISTINCT visitor_id)
             FROM day_events WHERE type = 'pageview' GROUP BY day, path;

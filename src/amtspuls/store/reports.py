@@ -92,7 +92,8 @@ class ReportQueries:
                 GROUP BY exit_path
             ), v AS (
                 SELECT path, count(*) AS pageviews FROM events
-                WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type IN """ + PAGE_TYPES_SQL + """
+                WHERE site_id = $site AND ts >= $lo AND ts < $hi
+                  AND type IN """ + PAGE_TYPES_SQL + """
                 GROUP BY path
             )
             SELECT x.path, x.exits, x.visitors,

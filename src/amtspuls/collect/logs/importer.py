@@ -32,7 +32,6 @@ from amtspuls.model import IngestReport, Site
 from amtspuls.store import DuckDBStore
 
 
-
 @dataclass
 class PlannedFile:
     path: Path

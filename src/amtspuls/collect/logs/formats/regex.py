@@ -109,7 +109,8 @@ class RegexFormat(LogFormat):
                   FROM batch_lines WHERE_CLAUSE)
         """
         if self.spec.fast != "ncsa":
-            return f"CREATE OR REPLACE TEMP TABLE raw AS {by_regex.replace('WHERE_CLAUSE', '')}", None
+            plain = by_regex.replace("WHERE_CLAUSE", "")
+            return f"CREATE OR REPLACE TEMP TABLE raw AS {plain}", None
         # Lines of the expected shape (the right number of double quotes, none escaped, a
         # bracketed time stamp, a numeric status) are cut at their quotes; the rest go
         # through the regex, which then runs only on them.
