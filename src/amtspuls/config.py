@@ -33,6 +33,15 @@ class Settings:
     engine_memory_limit: str = "2GB"
     engine_threads: int = 2
     default_timezone: str = "Europe/Berlin"
+    # Live tracking: requests per second (and burst) per client address; 0: no limit.
+    collect_rate_limit: int = 100
+    collect_rate_burst: int = 400
+    # Reverse proxies (comma-separated addresses or CIDR ranges) whose X-Forwarded-For
+    # header names the client; empty: the connection's address is the client's.
+    trusted_proxies: str = ""
+    # Secret a server-side sender passes as Matomo's `token_auth` to set `cip` and `cdt`
+    # (client address, time); empty: those parameters are always ignored.
+    tracking_token: str = ""
 
     @property
     def db_path(self) -> Path:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from amtspuls.config import Settings
 from amtspuls.engine import new_engine
@@ -34,6 +35,7 @@ from amtspuls.enrich.requests import STORED_KINDS, sql_extension, sql_kind
 from amtspuls.enrich.services import map_paths
 from amtspuls.enrich.sessions import sql_assign_sessions
 from amtspuls.enrich.useragent import classify_user_agents
+from amtspuls.localtime import offsets_table, sql_join, sql_local
 from amtspuls.model import EVENT_SCHEMA, EVENT_TYPES, IngestReport, Site
 from amtspuls.privacy.ip import SQL_IPV4, truncate_ip
 from amtspuls.privacy.pii import sql_scrub
@@ -41,6 +43,7 @@ from amtspuls.privacy.salts import SaltStore
 from amtspuls.privacy.urls import (
     load_rules,
     sql_clean_path,
+    sql_decode,
     sql_kept_query,
     sql_param,
     sql_path_and_query,
@@ -86,7 +89,12 @@ class Ingestor:
         timings = self.report.step_seconds
         events = EVENT_SCHEMA.empty_table()
         if hits.num_rows:
+            # From here on time is naive UTC (fast in the engine); local days come from the
+            # site's offsets table rather than a time-zone call per row.
+            ts_col = hits.schema.get_field_index("ts")
+            hits = hits.set_column(ts_col, "ts", pc.cast(hits["ts"], pa.timestamp("us")))
             self.engine.register("batch_hits", hits)  # scanned in place, not copied
+            self._put_offsets()
             try:
                 for name, step in self.steps:
                     started = time.perf_counter()
@@ -180,7 +188,7 @@ class Ingestor:
             ),
             derive=(
                 f"nullif({sql_scrub('ref_host_raw')}, '') AS ref_host, "
-                f"nullif(left({sql_scrub('ref_path_raw')}, 1024), '') AS ref_path"
+                f"nullif(left({sql_scrub(sql_decode('ref_path_raw'))}, 1024), '') AS ref_path"
             ),
         )
 
@@ -193,7 +201,10 @@ class Ingestor:
             "ip": pa.array(others, pa.string()),
             "truncated": pa.array([truncate_ip(ip) for ip in others], pa.string()),
         }))
-        days = self._distinct("CAST(ts AS DATE)")
+        # Salts rotate at the site's local midnight, so a "day" of visitors is a local day.
+        days = [r[0] for r in self.engine.execute(
+            f"SELECT DISTINCT {self._local_day('h.ts')} FROM batch_hits h "
+            f"{sql_join('h.ts')}").fetchall()]
         self._lookup("salt", pa.table({
             "day": pa.array(days, pa.date32()),
             "salt": pa.array([self.salts.salt_for(d) for d in days], pa.string()),
@@ -237,8 +248,8 @@ class Ingestor:
 
     def count_dropped(self) -> None:
         rows = self.engine.execute(
-            f"SELECT CAST(ts AS DATE) AS day, kind, count(*) FROM classified "
-            f"WHERE kind NOT IN ({_STORED}) GROUP BY ALL"
+            f"SELECT {self._local_day('c.ts')} AS day, kind, count(*) FROM classified c "
+            f"{sql_join('c.ts')} WHERE kind NOT IN ({_STORED}) GROUP BY ALL"
         ).fetchall()
         report = self.report
         for day, kind, n in rows:
@@ -260,7 +271,8 @@ class Ingestor:
             value = sql_scrub(col) if scrub else col
             return f"left({value}, {limit}) AS {col}"
 
-        search = sql_scrub("search_query")
+        # lower-cased before scrubbing, so that the placeholders stay as written (<PHONE>)
+        search = sql_scrub("lower(search_query)")
         self.engine.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE hits AS
@@ -268,7 +280,8 @@ class Ingestor:
                 SELECT c.*, {sql_truncated_ip('c.ip')} AS ip_trunc, salt.salt
                 FROM classified c
                 LEFT JOIN ip_other ON c.ip = ip_other.ip
-                LEFT JOIN salt ON CAST(c.ts AS DATE) = salt.day
+                {sql_join("c.ts")}
+                LEFT JOIN salt ON {self._local_day("c.ts")} = salt.day
                 WHERE c.kind IN ({_STORED})
             )
             SELECT ts, kind AS type, {sql_visitor_id(self.site.id)} AS visitor_id,
@@ -280,7 +293,7 @@ class Ingestor:
                    ref_path AS referrer_path,
                    campaign,
                    CASE WHEN kind = 'search' THEN
-                       left(lower(regexp_replace(trim({search}), '\\s+', ' ', 'g')), 200)
+                       left(regexp_replace(trim({search}), '\\s+', ' ', 'g'), 200)
                    END AS search_query,
                    search_results, {text('search_category', 100, scrub=False)},
                    {sql_target('target') + ' AS target' if 'target' in present
@@ -298,17 +311,17 @@ class Ingestor:
         ((lo, hi),) = self.engine.execute("SELECT min(ts), max(ts) FROM hits").fetchall()
         if lo is None:
             self.engine.execute(
-                "CREATE OR REPLACE TEMP TABLE prior (visitor_id UBIGINT, last_ts TIMESTAMPTZ, "
+                "CREATE OR REPLACE TEMP TABLE prior (visitor_id UBIGINT, last_ts TIMESTAMP, "
                 "session_id UBIGINT)"
             )
         else:
             timeout = timedelta(minutes=self.settings.session_timeout_minutes)
             visitors = self.engine.sql("SELECT DISTINCT visitor_id FROM hits").to_arrow_table()
             prior = self.store.prior_visits(
-                self.site.id, visitors, _naive_utc(lo) - timeout, _naive_utc(hi)
+                self.site.id, visitors, lo - timeout, hi
             )
             self._lookup("prior", prior.cast(pa.schema([
-                ("visitor_id", pa.uint64()), ("last_ts", pa.timestamp("us", tz="UTC")),
+                ("visitor_id", pa.uint64()), ("last_ts", pa.timestamp("us")),
                 ("session_id", pa.uint64())])))
         self.engine.execute(sql_assign_sessions(self.settings.session_timeout_minutes))
 
@@ -318,8 +331,8 @@ class Ingestor:
         return self.engine.sql(
             f"""
             SELECT session_id, any_value(visitor_id) AS visitor_id,
-                   CAST(min(ts) AT TIME ZONE 'UTC' AS TIMESTAMP) AS start_ts,
-                   CAST(max(ts) AT TIME ZONE 'UTC' AS TIMESTAMP) AS end_ts,
+                   min(ts) AS start_ts,
+                   max(ts) AS end_ts,
                    count(*) FILTER (WHERE type = 'pageview') AS pageviews,
                    count(*) FILTER (WHERE {pages}) AS page_actions,
                    count(*) AS events,
@@ -336,6 +349,16 @@ class Ingestor:
             FROM hits GROUP BY session_id
             """
         ).to_arrow_table()
+
+    def _local_day(self, ts_expr: str) -> str:
+        """The site-local day of a naive UTC time (needs `sql_join(ts_expr)` in the query)."""
+        return f"CAST({sql_local(ts_expr)} AS DATE)"
+
+    def _put_offsets(self) -> None:
+        ((lo, hi),) = self.engine.execute("SELECT min(ts), max(ts) FROM batch_hits").fetchall()
+        if lo is None:
+            lo = hi = datetime(2000, 1, 1)
+        self._lookup("tz_offsets", offsets_table(self.site.timezone, lo, hi))
 
     def _present(self, columns: tuple[str, ...]) -> set[str]:
         """Which of these (tracker-only) columns hold any value in this batch."""
@@ -357,7 +380,7 @@ class Ingestor:
             elif f.name == "source":
                 cols.append(f"'{self.source}' AS source")
             elif f.name == "ts":
-                cols.append("CAST(ts AT TIME ZONE 'UTC' AS TIMESTAMP) AS ts")
+                cols.append("ts")
             else:
                 cols.append(f.name)
         table = self.engine.sql(f"SELECT {', '.join(cols)} FROM hits ORDER BY ts").to_arrow_table()
@@ -367,7 +390,3 @@ class Ingestor:
 def _looks_ipv4(ip: str) -> bool:
     parts = ip.split(".")
     return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
-
-
-def _naive_utc(ts):
-    return ts.replace(tzinfo=None) if ts is not None and ts.tzinfo is not None else ts

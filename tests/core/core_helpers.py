@@ -4,6 +4,7 @@ real-world logs, and an independent implementation of the documented request rul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -205,10 +206,8 @@ def addresses_in(text: str) -> set[str]:
 
     found = set()
     for m in IPV4_RE.finditer(text):
-        try:
+        with contextlib.suppress(ValueError):
             found.add(str(ipaddress.IPv4Address(m.group(0))))
-        except ValueError:
-            pass
     for m in IPV6_CANDIDATE.finditer(text):
         cand = m.group(0)
         try:
@@ -217,3 +216,68 @@ def addresses_in(text: str) -> set[str]:
         except ValueError:
             pass
     return found
+
+
+# --- in-process access to a data directory (the test process holds no lock afterwards) ----
+
+def stored(data: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Run a read query against the store file of `data` (read-only, closed afterwards)."""
+    import duckdb
+
+    con = duckdb.connect(str(data / "amtspuls.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def report(data: Path, name: str, site: str, date_from: str | None = None,
+           date_to: str | None = None, interval: str = "day", k: int | None = None):
+    """A report computed in-process by the same function the CLI and the API use, with
+    the settings of `data` (so AMTSPULS_* environment variables apply)."""
+    from datetime import date
+
+    from amtspuls.analyze.reports import run_report
+    from amtspuls.config import load_settings
+    from amtspuls.store import open_store
+
+    settings = load_settings(data)
+    store = open_store(settings, read_only=True)
+    try:
+        the_site = store.get_site(site)
+        assert the_site is not None, site
+        result = run_report(
+            store, the_site, name,
+            date.fromisoformat(date_from) if date_from else None,
+            date.fromisoformat(date_to) if date_to else None,
+            interval, settings.k_anonymity if k is None else k,
+        )
+    finally:
+        store.close()
+    return json.loads(json.dumps(result, default=str))
+
+
+# --- writing logs --------------------------------------------------------------------------
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+              "Gecko) Chrome/126.0.0.0 Safari/537.36")
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like "
+                  "Gecko) Chrome/126.0.0.0 Mobile Safari/537.36")
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def clf_time(ts) -> str:
+    """A datetime as an NCSA time stamp (its own UTC offset; naive means UTC)."""
+    from datetime import UTC
+
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.strftime("%d/%b/%Y:%H:%M:%S %z")
+
+
+def combined_line(ip: str, ts, request: str, status: int, ua: str, referrer: str = "-",
+                  size: int = 1234) -> str:
+    return f'{ip} - - [{clf_time(ts)}] "{request}" {status} {size} "{referrer}" "{ua}"'

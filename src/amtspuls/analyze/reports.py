@@ -11,33 +11,31 @@ from amtspuls.errors import UserError
 from amtspuls.model import Site
 from amtspuls.privacy.kanon import fold_rows
 from amtspuls.store import DuckDBStore
-from amtspuls.store.reports import INTERVALS, ReportQueries
+from amtspuls.store.reports import INTERVALS, ReportQueries, last_day
 
 REPORTS = ("overview", "pages", "entry-pages", "exit-pages", "referrers", "devices",
            "not-found", "downloads", "timeseries", "traffic")
 DEFAULT_DAYS = 30
 
 
-def utc_window(site: Site, date_from: date | None, date_to: date | None,
-               store: DuckDBStore) -> tuple[datetime, datetime, date, date]:
-    """[lo, hi) in naive UTC for local dates [from, to]; by default the last 30 days
-    up to the last day with data."""
-    tz = ZoneInfo(site.timezone)
+def local_range(site: Site, date_from: date | None, date_to: date | None,
+                store: DuckDBStore) -> tuple[date, date]:
+    """[from, to] as local dates; by default the last 30 days up to the last day with data."""
     if date_to is None:
-        everything = ReportQueries(store, site.id, site.timezone, datetime.min, datetime.max)
-        _, last = everything.data_range()
-        if last is not None:
-            last_local = last.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
-            date_to = last_local.date()
-        else:
-            date_to = datetime.now(tz).date()
+        date_to = last_day(store, site) or datetime.now(ZoneInfo(site.timezone)).date()
     if date_from is None:
         date_from = date_to - timedelta(days=DEFAULT_DAYS - 1)
     if date_from > date_to:
         raise UserError(f"--from {date_from} is after --to {date_to}")
+    return date_from, date_to
+
+
+def utc_window(site: Site, date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[lo, hi) in naive UTC for the local dates [from, to] (for queries on raw events)."""
+    tz = ZoneInfo(site.timezone)
     lo = datetime.combine(date_from, time.min, tz).astimezone(ZoneInfo("UTC"))
     hi = datetime.combine(date_to + timedelta(days=1), time.min, tz).astimezone(ZoneInfo("UTC"))
-    return lo.replace(tzinfo=None), hi.replace(tzinfo=None), date_from, date_to
+    return lo.replace(tzinfo=None), hi.replace(tzinfo=None)
 
 
 def run_report(store: DuckDBStore, site: Site, name: str, date_from: date | None = None,
@@ -49,8 +47,8 @@ def run_report(store: DuckDBStore, site: Site, name: str, date_from: date | None
         raise UserError(f"--interval must be one of {', '.join(INTERVALS)}")
     if limit < 1:
         raise UserError("--limit must be at least 1")
-    lo, hi, _, _ = utc_window(site, date_from, date_to, store)
-    q = ReportQueries(store, site.id, site.timezone, lo, hi, limit)
+    day_from, day_to = local_range(site, date_from, date_to, store)
+    q = ReportQueries(store, site, day_from, day_to, limit)
     if name == "overview":
         return q.overview()
     if name == "pages":

@@ -34,3 +34,27 @@ def register(app: typer.Typer) -> None:
         else:
             for s in sites:
                 typer.echo(f"{s.id}\t{s.domain}\t{s.timezone}")
+
+    @site_app.command("snippet")
+    def site_snippet(
+        ctx: typer.Context,
+        domain: str = typer.Argument(..., help="Domain, e.g. www.musterstadt.de"),
+        url: str = typer.Option("http://127.0.0.1:8000", "--url",
+                                help="Address under which browsers reach `amtspuls serve`"),
+        respect_dnt: bool = typer.Option(False, "--respect-dnt",
+                                         help="Send nothing when Do Not Track / GPC is set"),
+        search_param: str = typer.Option(None, "--search-param",
+                                         help="URL parameter of the site search (default q)"),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Print the <script> tag that loads the tracker (the site is created if missing)."""
+        from amtspuls.collect.snippet import snippet
+        from amtspuls.store.duckdb_store import normalise_domain
+
+        snippet(normalise_domain(domain), url, respect_dnt, search_param)  # bad input: exit 2
+        site = state(ctx).store().ensure_site(domain)
+        tag = snippet(site.domain, url, respect_dnt, search_param)
+        if json_out:
+            emit_json({"id": site.id, "domain": site.domain, "snippet": tag})
+        else:
+            typer.echo(tag)

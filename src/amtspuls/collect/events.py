@@ -55,7 +55,7 @@ def _int(obj: dict, key: str) -> int | None:
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadEvent(f"{key} must be a whole number") from None
     if not -(2**31) < number < 2**31:
         raise BadEvent(f"{key} out of range")

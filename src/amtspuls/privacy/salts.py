@@ -25,7 +25,7 @@ class SaltStore:
         return self.directory / f"{day.isoformat()}.salt"
 
     def salt_for(self, day: date) -> str:
-        """Hex salt for a day; created on first use."""
+        """Hex salt for a (local) day; created on first use."""
         if day in self._cache:
             return self._cache[day]
         self.directory.mkdir(parents=True, exist_ok=True)

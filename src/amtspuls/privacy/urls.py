@@ -82,7 +82,18 @@ def sql_kept_query(query_expr: str, rules: RequestRules) -> str:
     pairs = f"string_split({query_expr}, '&')"
     key = sql_decode(_KV_KEY)
     kept = f"list_filter({pairs}, lambda kv: lower({key}) IN {sql_list(allowed)})"
-    return f"left({sql_scrub(f'array_to_string({kept}, {chr(39)}&{chr(39)})')}, 1024)"
+    # A value is scrubbed as decoded text ('+' and %XX), where personal data can be seen
+    # ("q=030+1234567" is a phone number); a value in which scrubbing finds something is
+    # stored decoded with its placeholders, any other one as it came.
+    value = "substr(kv, strpos(kv, '=') + 1)"
+    decoded = sql_decode(f"replace({value}, '+', ' ')")
+    scrubbed = sql_scrub(decoded)
+    each = (
+        f"list_transform({kept}, lambda kv: CASE WHEN strpos(kv, '=') > 0 "
+        f"AND {scrubbed} IS DISTINCT FROM {decoded} "
+        f"THEN split_part(kv, '=', 1) || '=' || {scrubbed} ELSE {sql_scrub('kv')} END)"
+    )
+    return f"left(array_to_string({each}, '&'), 1024)"
 
 
 def sql_target(url_expr: str) -> str:

@@ -45,26 +45,39 @@ def simulate(out_dir: str | Path, config: SimConfig | None = None) -> dict[str, 
     truth = world.truth
     carry_log: dict[str, np.ndarray] | None = None
     carry_ev: dict[str, np.ndarray] | None = None
+    phases = {"visits": 0.0, "bots": 0.0, "format": 0.0}
+    clock = time.thread_time
     try:
         for k in range(cfg.days):
             day = world.clock.dates[k]
+            c0 = clock()
             rows = simulate_day(world, k, day, src)
+            c1 = clock()
             human = sum(len(a) for a in rows.log["t"])
-            share = float(np.clip(world.rng(2, k).normal(cfg.bots.bot_line_share,
-                                                         cfg.bots.share_noise), 0.31, 0.44))
+            share = float(
+                np.clip(
+                    world.rng(2, k).normal(cfg.bots.bot_line_share, cfg.bots.share_noise),
+                    0.31,
+                    0.44,
+                )
+            )
             target = int(round(human * share / (1.0 - share)))
             t0, t1 = int(world.clock.day_start[k]), int(world.clock.day_start[k + 1])
             nbot = bots.day(rows, world.rng(2, k, 1), t0, t1, target, day)
+            c2 = clock()
             truth.human_lines += human
             truth.bot_lines += nbot
             logs = rows.log_arrays()
+            _count_broken(world, logs)
             evs = rows.event_arrays()
             evs = take(evs, np.flatnonzero(world.clients.tracked[evs["client"]]))
             truth.events += len(evs["t"])
             last = k == cfg.days - 1
-            carry_log = _emit(log_w, carry_log, logs, t1, last,
-                              lambda c, k=k: log_fmt.format(c, k))
+            carry_log = _emit(log_w, carry_log, logs, t1, last, lambda c, k=k: log_fmt.format(c, k))
             carry_ev = _emit(ev_w, carry_ev, evs, t1, last, ev_fmt.format)
+            phases["visits"] += c1 - c0
+            phases["bots"] += c2 - c1
+            phases["format"] += clock() - c2
     finally:
         log_w.close()
         ev_w.close()
@@ -74,7 +87,9 @@ def simulate(out_dir: str | Path, config: SimConfig | None = None) -> dict[str, 
             fh.write(orjson.dumps(obj) + b"\n")
     truth.requests = [t for _, t in requests]
     doc = truth.to_json(world)
-    (out / "truth.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    (out / "truth.json").write_bytes(
+        orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    )
     seconds = time.perf_counter() - began
     return {
         "out": str(out),
@@ -83,8 +98,7 @@ def simulate(out_dir: str | Path, config: SimConfig | None = None) -> dict[str, 
         "days": cfg.days,
         "bundesland": cfg.bundesland,
         "files": {
-            name: {"path": str(out / name), "bytes": (out / name).stat().st_size}
-            for name in FILES
+            name: {"path": str(out / name), "bytes": (out / name).stat().st_size} for name in FILES
         },
         "sessions": sum(truth.sessions_per_day.values()),
         "log_lines": log_w.lines,
@@ -93,11 +107,18 @@ def simulate(out_dir: str | Path, config: SimConfig | None = None) -> dict[str, 
         "requests": len(requests),
         "incidents": len(world.incidents),
         "seconds": round(seconds, 3),
+        "cpu_seconds_main": {k: round(v, 2) for k, v in phases.items()},
     }
 
 
-def _emit(writer: GzipWriter, carry: dict[str, np.ndarray] | None, new: dict[str, np.ndarray],
-          until: int, last: bool, fmt) -> dict[str, np.ndarray] | None:
+def _emit(
+    writer: GzipWriter,
+    carry: dict[str, np.ndarray] | None,
+    new: dict[str, np.ndarray],
+    until: int,
+    last: bool,
+    fmt,
+) -> dict[str, np.ndarray] | None:
     """Write rows before `until` in time order; keep later ones for the next day."""
     rows = new if carry is None else concat(carry, new)
     order = np.argsort(rows["t"], kind="stable")
@@ -106,3 +127,16 @@ def _emit(writer: GzipWriter, carry: dict[str, np.ndarray] | None, new: dict[str
     now = {k: v[:cut] for k, v in rows.items()}
     writer.write(fmt(now), cut)
     return {k: v[cut:] for k, v in rows.items()}
+
+
+def _count_broken(world, logs: dict[str, np.ndarray]) -> None:
+    """Bot hits on dead links (human hits are counted where visitors click them)."""
+    broken = world.problems.broken
+    if not broken:
+        return
+    urls = np.array([b.url for b in broken], dtype=np.int64)
+    is_bot = world.clients.bot[logs["client"]]
+    hit = np.isin(logs["url"], urls) & is_bot
+    if hit.any():
+        for k, u in enumerate(urls.tolist()):
+            world.truth.broken_bot_hits[k] += int((logs["url"][hit] == u).sum())

@@ -4,20 +4,18 @@ news, events, static assets, old URLs that redirect, and how big each response i
 from __future__ import annotations
 
 import random
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from importlib import resources
 
 import numpy as np
 
 from amtspuls.catalog import load_catalog
+from amtspuls.simulate.data import load
 from amtspuls.simulate.geo import DISTRICTS, Street, make_streets
 from amtspuls.simulate.urls import (
     ASSET,
     CONFIRM,
     EXTERNAL,
-    FEED,
     FORM,
     NEWS,
     OLD,
@@ -31,137 +29,9 @@ SITE = "Stadt Musterstadt"
 NOT_FOUND_TITLE = f"Seite nicht gefunden | {SITE}"
 NOT_FOUND_SIZE = 11_482
 
-# Life-situation hubs (/lebenslagen/<slug>) and the services they list.
-LEBENSLAGEN: dict[str, tuple[str, ...]] = {
-    "Umzug": ("wohnsitz_anmelden", "wohnsitz_abmelden", "meldebescheinigung", "kfz_ummeldung",
-              "halteverbot", "muelltonne", "hundesteuer", "bewohnerparkausweis"),
-    "Ausweise und Dokumente": ("personalausweis", "reisepass", "kinderreisepass", "ausweis_abholen",
-                               "ausweis_verlust", "buergerbuero_termin", "fuehrungszeugnis",
-                               "beglaubigung", "meldebescheinigung"),
-    "Geburt und Familie": ("geburt_anzeigen", "geburtsurkunde", "kinderreisepass", "elterngeld",
-                           "kita_platz", "kita_gebuehren", "vaterschaft", "unterhaltsvorschuss",
-                           "beistandschaft"),
-    "Heirat und Partnerschaft": ("eheschliessung", "namensaenderung", "geburtsurkunde"),
-    "Todesfall": ("sterbefall", "friedhof", "wohnsitz_abmelden"),
-    "Auto und Verkehr": ("kfz_zulassung", "kfz_abmeldung", "kfz_ummeldung", "wunschkennzeichen",
-                         "fuehrerschein", "bewohnerparkausweis", "behindertenparkausweis",
-                         "halteverbot", "strassensperrung", "oepnv"),
-    "Bauen und Wohnen": ("baugenehmigung", "bebauungsplan", "wohngeld", "wohnberechtigungsschein",
-                         "grundsteuer", "baumfaellung", "zweitwohnungsteuer"),
-    "Schule und Bildung": ("schulanmeldung", "schuelerbefoerderung", "bildung_teilhabe",
-                           "volkshochschule", "bibliothek"),
-    "Abfall": ("sperrmuell", "abfallkalender", "muelltonne", "wertstoffhof",
-               "illegale_muellablagerung"),
-    "Mängel melden": ("strassenschaden", "strassenbeleuchtung", "baum_gefahr",
-                      "illegale_muellablagerung", "spielplatz", "falschparker",
-                      "laermbelaestigung", "beschwerde"),
-    "Arbeit und Wirtschaft": ("gewerbe_anmelden", "gaststaettenerlaubnis", "marktstand",
-                              "gewerbesteuer", "stellenangebote"),
-    "Zuwanderung": ("aufenthaltstitel", "einbuergerung", "verpflichtungserklaerung",
-                    "wohnsitz_anmelden"),
-    "Sicherheit und Notfall": ("warnungen", "hochwasser", "hitze_schutz", "trinkwasser",
-                               "baum_gefahr"),
-}  # fmt: skip
 
-GENERAL_PAGES: tuple[tuple[str, str, float], ...] = (
-    # path, title, browse weight
-    ("/rathaus", "Rathaus", 6.0),
-    ("/rathaus/buergermeisterin", "Bürgermeisterin", 2.0),
-    ("/rathaus/stadtrat", "Stadtrat und Ausschüsse", 2.0),
-    ("/rathaus/aemter", "Ämter und Einrichtungen", 4.0),
-    ("/rathaus/stadtverwaltung", "Stadtverwaltung", 2.0),
-    ("/rathaus/haushalt", "Haushalt und Finanzen", 1.0),
-    ("/kontakt", "Kontakt", 6.0),
-    ("/impressum", "Impressum", 1.5),
-    ("/datenschutz", "Datenschutzerklärung", 1.0),
-    ("/barrierefreiheit", "Erklärung zur Barrierefreiheit", 0.3),
-    ("/leistungen", "Leistungen von A bis Z", 5.0),
-    ("/stadtleben", "Stadtleben", 3.0),
-    ("/stadtleben/freizeit", "Freizeit und Sport", 2.5),
-    ("/stadtleben/stadtgeschichte", "Stadtgeschichte", 1.2),
-    ("/stadtleben/partnerstaedte", "Partnerstädte", 0.6),
-    ("/stadtleben/vereine", "Vereine", 1.0),
-    ("/wirtschaft", "Wirtschaft", 1.2),
-    ("/wirtschaft/gewerbeflaechen", "Gewerbeflächen", 0.5),
-    ("/presse", "Presse", 0.8),
-    ("/rathaus/notdienste", "Notdienste und wichtige Nummern", 1.5),
-)
-
-EVENT_TITLES: tuple[str, ...] = (
-    "Wochenmarkt auf dem Marktplatz", "Stadtführung durch die Altstadt", "Konzert im Stadtpark",
-    "Flohmarkt am Rathaus", "Lesung in der Stadtbibliothek", "Karnevalsumzug",
-    "Ostermarkt in der Innenstadt", "Öffentliche Sitzung des Stadtrats", "Blutspendetermin",
-    "Seniorennachmittag im Bürgerhaus", "Kinderkino in der Stadtbibliothek",
-    "Theater im Bürgerhaus", "Repair-Café", "Vortrag: Energie sparen im Eigenheim",
-    "Sprechstunde der Bürgermeisterin", "Ausstellung im Stadtmuseum", "Frühjahrsputz-Aktion",
-    "Jobmesse Ausbildung", "Orgelkonzert in der Stadtkirche", "Lauftreff im Stadtwald",
-    "Tanz in den Mai", "Nachtwächterführung", "Familienfest im Stadtpark", "Kabarettabend",
-)  # fmt: skip
-
-# News templates: (title, service id or "", popularity, day of year window or None).
-NEWS_TEMPLATES: tuple[tuple[str, str, float, tuple[int, int] | None], ...] = (
-    ("Abfuhrtermine {year}: Der neue Abfallkalender ist da", "abfallkalender", 3.0, (340, 365)),
-    ("Weihnachtsbäume werden im Januar abgeholt", "abfallkalender", 2.0, (355, 365)),
-    ("Bürgerbüro am {day} geschlossen", "buergerbuero_termin", 1.5, None),
-    ("Vollsperrung der {street} ab {day}", "strassensperrung", 1.8, None),
-    ("Kanalarbeiten in der {street}", "strassensperrung", 1.0, None),
-    ("Stadtrat beschließt Haushalt {year}", "ratsinformation", 0.8, None),
-    ("Grundsteuerbescheide {year} werden verschickt", "grundsteuer", 2.0, (1, 20)),
-    ("Kita-Anmeldung für das neue Kitajahr startet", "kita_platz", 1.4, (270, 310)),
-    ("Probealarm: Sirenen heulen am {day}", "warnungen", 1.2, None),
-    ("Stadtbibliothek mit neuen Öffnungszeiten", "bibliothek", 0.9, None),
-    ("Wahlhelferinnen und Wahlhelfer gesucht", "wahlhelfer", 0.8, None),
-    ("Ausbildung bei der Stadt: Jetzt bewerben", "stellenangebote", 1.3, None),
-    ("Neue Spielgeräte auf dem Spielplatz {street}", "spielplatz", 0.7, None),
-    ("Baumfällarbeiten im Stadtpark", "baumfaellung", 0.8, (1, 59)),
-    ("Sperrmüll: Online-Anmeldung jetzt noch einfacher", "sperrmuell", 1.2, None),
-    ("Hundesteuer wird am 15. Februar fällig", "hundesteuer", 1.0, (1, 40)),
-    ("Neues Baugebiet {street}: Bürgerbeteiligung startet", "bebauungsplan", 1.0, None),
-    ("Winterdienst: Räum- und Streupflicht für Anlieger", "", 1.5, (1, 60)),
-    ("Stadtputz: Mitmachen beim Frühjahrsputz", "illegale_muellablagerung", 0.9, (60, 110)),
-    ("Ehrenamtspreis {year} verliehen", "", 0.6, None),
-    ("Stadtradeln: Musterstadt tritt wieder in die Pedale", "", 0.7, (120, 180)),
-    ("Hitzeschutz: Kühle Orte in der Stadt geöffnet", "hitze_schutz", 1.5, (160, 240)),
-    ("Neue Buslinie verbindet {district} und Innenstadt", "oepnv", 1.1, None),
-    ("Einbürgerungsfeier im Rathaus", "einbuergerung", 0.5, None),
-    ("Impfsprechstunde des Gesundheitsamts erweitert", "gesundheitsamt_impfung", 0.6, None),
-    ("Trinkwasser in Musterstadt: Ergebnisse der Untersuchung", "trinkwasser", 0.6, None),
-    ("Wochenmarkt zieht vorübergehend um", "marktstand", 0.9, None),
-    ("Zulassungsstelle: Online-Zulassung ausgeweitet", "kfz_zulassung", 0.8, None),
-    ("Wohngeld: Was sich {year} ändert", "wohngeld", 1.3, (1, 40)),
-    ("Neues Programm der Volkshochschule ist online", "volkshochschule", 1.0, None),
-    ("Musterstadt feiert Stadtfest", "", 1.2, (150, 250)),
-    ("Brückensanierung: Umleitung über die {street}", "strassensperrung", 1.2, None),
-    ("Neue Trinkbrunnen in der Innenstadt", "hitze_schutz", 0.5, None),
-    ("Briefwahl: So funktioniert die Stimmabgabe per Post", "briefwahl", 1.0, None),
-    ("Stadtverwaltung sucht Erzieherinnen und Erzieher", "stellenangebote", 0.9, None),
-    ("Fundtiere: Tierschutzverein sucht Pflegestellen", "", 0.5, None),
-    ("Gewerbesteuer: Hebesatz bleibt stabil", "gewerbesteuer", 0.4, None),
-    ("Karneval: Straßensperrungen am Rosenmontag", "strassensperrung", 1.4, (30, 60)),
-)  # fmt: skip
-
-VIRAL_TITLES: tuple[str, ...] = (
-    "Wildschweine spazieren durch die {district}",
-    "Riesiger Wels im Stadtteich gefangen",
-    "Rathausuhr ging 40 Jahre falsch – jetzt repariert",
-    "Kuriose Fundsache: Goldbarren im Fundbüro abgegeben",
-    "Bürgermeisterin fährt ab sofort mit dem Lastenrad zur Arbeit",
-    "Entlaufenes Känguru in der {district} gesichtet",
-)
-
-ASSETS_BASE: tuple[tuple[str, int], ...] = (
-    ("/assets/css/main.min.css?v=4.2.1", 48_213),
-    ("/assets/js/main.min.js?v=4.2.1", 91_377),
-    ("/assets/js/amtspuls.min.js", 3_112),
-    ("/assets/img/logo-musterstadt.svg", 6_041),
-    ("/assets/fonts/source-sans-3-var.woff2", 41_724),
-    ("/favicon.ico", 5_430),
-)
-ASSET_PRINT = ("/assets/css/print.min.css", 3_208)
-ASSET_TOUCH = ("/apple-touch-icon.png", 9_876)
-ASSET_HERO_DESKTOP = ("/assets/img/hero/rathaus-1600.jpg", 184_311)
-ASSET_HERO_MOBILE = ("/assets/img/hero/rathaus-800.jpg", 63_980)
-ASSET_ICONS = ("/assets/img/icons.svg", 14_502)
+def _site() -> dict:
+    return load("site.toml")
 
 
 @dataclass
@@ -236,7 +106,6 @@ class City:
     error_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     field_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
     n_fields: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    bot_paths: list[int] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -250,19 +119,15 @@ class City:
             self.field_index[name] = fid
         return fid
 
-    def add_news(self, title: str, published: date, popularity: float, service: int,
-                 viral: bool = False) -> NewsItem:
+    def add_news(
+        self, title: str, published: date, popularity: float, service: int, viral: bool = False
+    ) -> NewsItem:
         slug = slugify(title)[:80].rstrip("-")
         path = f"/aktuelles/{published.year}/{slug}"
         uid = self.urls.add(path, NEWS, f"{title} | {SITE}", 15_000 + (len(slug) * 97) % 6000)
         item = NewsItem(uid, title, published, popularity, service, viral)
         self.news.append(item)
         return item
-
-
-def _load_toml(name: str) -> dict:
-    with resources.files("amtspuls.data").joinpath("sim", name).open("rb") as fh:
-        return tomllib.load(fh)
 
 
 def _expand_fields(spec: list[str], groups: dict[str, list[str]]) -> tuple[str, ...]:
@@ -282,8 +147,8 @@ def _default_terms(name: str) -> tuple[str, ...]:
 
 def build_city(start: date, days: int, host: str, rnd: random.Random) -> City:
     urls = Urls(host)
-    data = _load_toml("services.toml")
-    forms = _load_toml("forms.toml")
+    data = load("services.toml")
+    forms = load("forms.toml")
     groups: dict[str, list[str]] = forms["groups"]
     rates: dict[str, float] = forms["error_rates"]
     catalog = load_catalog()
@@ -294,21 +159,24 @@ def build_city(start: date, days: int, host: str, rnd: random.Random) -> City:
     events_index = urls.add("/veranstaltungen", PAGE, f"Veranstaltungen | {SITE}", 27_304)
 
     general_pages, general_weights = [], []
-    for path, title, weight in GENERAL_PAGES:
+    site = _site()
+    for path, title, weight in site["general_pages"]:
         general_pages.append(urls.add(path, PAGE, f"{title} | {SITE}", rnd.randint(12_000, 26_000)))
         general_weights.append(weight)
 
     dept_names = sorted({s.department for s in catalog})
     dept_pages = [
-        urls.add(f"/rathaus/aemter/{slugify(d)}", PAGE, f"{d} | {SITE}", rnd.randint(15_000, 24_000))
+        urls.add(
+            f"/rathaus/aemter/{slugify(d)}", PAGE, f"{d} | {SITE}", rnd.randint(15_000, 24_000)
+        )
         for d in dept_names
     ]
     hub_pages = [
         urls.add(f"/lebenslagen/{slugify(h)}", PAGE, f"{h} | {SITE}", rnd.randint(16_000, 28_000))
-        for h in LEBENSLAGEN
+        for h in site["lebenslagen"]
     ]
     hub_of: dict[str, list[int]] = {}
-    for hub_url, members in zip(hub_pages, LEBENSLAGEN.values(), strict=True):
+    for hub_url, members in zip(hub_pages, site["lebenslagen"].values(), strict=True):
         for sid in members:
             hub_of.setdefault(sid, []).append(hub_url)
 
@@ -337,25 +205,33 @@ def build_city(start: date, days: int, host: str, rnd: random.Random) -> City:
             english=tuple(d.get("english", ())),
             season=tuple(tuple(x) for x in d.get("season", ())),
         )
-        svc.page = urls.add(f"/leistungen/{s.slug}", PAGE, f"{s.name_de} | {SITE}",
-                            rnd.randint(14_000, 26_000))
+        svc.page = urls.add(
+            f"/leistungen/{s.slug}", PAGE, f"{s.name_de} | {SITE}", rnd.randint(14_000, 26_000)
+        )
         if fields:
-            svc.form_page = urls.add(f"/online/{s.slug}", FORM,
-                                     f"Online-Antrag: {s.name_de} | {SITE}",
-                                     rnd.randint(21_000, 34_000))
-            svc.confirm_page = urls.add(f"/online/{s.slug}/danke", CONFIRM,
-                                        f"Vielen Dank für Ihren Antrag | {SITE}", 9_814)
+            svc.form_page = urls.add(
+                f"/online/{s.slug}",
+                FORM,
+                f"Online-Antrag: {s.name_de} | {SITE}",
+                rnd.randint(21_000, 34_000),
+            )
+            svc.confirm_page = urls.add(
+                f"/online/{s.slug}/danke", CONFIRM, f"Vielen Dank für Ihren Antrag | {SITE}", 9_814
+            )
         if svc.pdf:
-            svc.pdf_url = urls.add(f"/fileadmin/formulare/{s.slug}.pdf", PDF, "",
-                                   rnd.randint(80_000, 1_400_000))
+            svc.pdf_url = urls.add(
+                f"/fileadmin/formulare/{s.slug}.pdf", PDF, "", rnd.randint(80_000, 1_400_000)
+            )
         svc.outlink_urls = tuple(urls.add(o, EXTERNAL) for o in svc.outlinks)
         svc.dept = dept_names.index(s.department)
         svc.hubs = (dept_pages[svc.dept], *hub_of.get(s.id, ()))
         services.append(svc)
 
     events = [
-        urls.add(f"/veranstaltungen/{slugify(t)}", PAGE, f"{t} | {SITE}", rnd.randint(13_000, 19_000))
-        for t in EVENT_TITLES
+        urls.add(
+            f"/veranstaltungen/{slugify(t)}", PAGE, f"{t} | {SITE}", rnd.randint(13_000, 19_000)
+        )
+        for t in site["events"]
     ]
 
     def asset(p: tuple[str, int]) -> int:
@@ -377,19 +253,18 @@ def build_city(start: date, days: int, host: str, rnd: random.Random) -> City:
         events=events,
         news=[],
         streets=make_streets(rnd),
-        assets_base=[asset(a) for a in ASSETS_BASE],
-        asset_print=asset(ASSET_PRINT),
-        asset_touch=asset(ASSET_TOUCH),
-        asset_hero_desktop=asset(ASSET_HERO_DESKTOP),
-        asset_hero_mobile=asset(ASSET_HERO_MOBILE),
-        asset_icons=asset(ASSET_ICONS),
+        assets_base=[asset(a) for a in site["assets"]["base"]],
+        asset_print=asset(site["assets"]["print"]),
+        asset_touch=asset(site["assets"]["touch"]),
+        asset_hero_desktop=asset(site["assets"]["hero_desktop"]),
+        asset_hero_mobile=asset(site["assets"]["hero_mobile"]),
+        asset_icons=asset(site["assets"]["icons"]),
         css=0,
     )
     city.css = city.assets_base[0]
     _build_news(city, start, days, rnd)
     _build_old_urls(city, rnd)
     _build_field_matrix(city)
-    city.bot_paths = _bot_paths(city)
     return city
 
 
@@ -403,13 +278,16 @@ def _build_news(city: City, start: date, days: int, rnd: random.Random) -> None:
     for _ in range(n * 4):
         if len(city.news) >= n:
             break
-        title, sid, pop, window = rnd.choice(NEWS_TEMPLATES)
+        title, sid, pop, window = rnd.choice(_site()["news"])
         day = first + timedelta(days=rnd.randrange(total))
-        if window is not None:
+        if window:
             # Seasonal item: pick a day inside its window (same or next year).
             lo, hi = window
-            cands = [first + timedelta(days=k) for k in range(total)
-                     if lo <= (first + timedelta(days=k)).timetuple().tm_yday <= hi]
+            cands = [
+                first + timedelta(days=k)
+                for k in range(total)
+                if lo <= (first + timedelta(days=k)).timetuple().tm_yday <= hi
+            ]
             if not cands:
                 continue
             day = rnd.choice(cands)
@@ -427,8 +305,20 @@ def _build_news(city: City, start: date, days: int, rnd: random.Random) -> None:
     city.news.sort(key=lambda x: (x.published, x.url))
 
 
-_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-           "Oktober", "November", "Dezember")  # fmt: skip
+_MONTHS = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
 
 
 def _build_old_urls(city: City, rnd: random.Random) -> None:
@@ -461,14 +351,3 @@ def _build_field_matrix(city: City) -> None:
     city.error_matrix = err
     city.field_matrix = fid
     city.n_fields = nf
-
-
-def _bot_paths(city: City) -> list[int]:
-    """What crawlers fetch: every page, PDF and old URL (old ones answer 301)."""
-    urls = city.urls
-    keep = (PAGE, NEWS, PDF, OLD, FORM)
-    return [u for u in range(1, len(urls)) if urls.kinds[u] in keep]
-
-
-def feed_url(city: City) -> int:
-    return city.urls.add("/aktuelles/rss.xml", FEED, "", 18_211)

@@ -19,8 +19,9 @@ class Clients:
     def __len__(self) -> int:
         return len(self.ips)
 
-    def add(self, ips: list[str], ua: np.ndarray, proto: np.ndarray, tracked: np.ndarray,
-            bot: bool) -> int:
+    def add(
+        self, ips: list[str], ua: np.ndarray, proto: np.ndarray, tracked: np.ndarray, bot: bool
+    ) -> int:
         base = len(self.ips)
         n = len(ips)
         need = base + n

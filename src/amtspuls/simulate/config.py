@@ -11,8 +11,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 BUNDESLAENDER: tuple[str, ...] = (
-    "BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV", "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH",
-)  # fmt: skip
+    "BB",
+    "BE",
+    "BW",
+    "BY",
+    "HB",
+    "HE",
+    "HH",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SH",
+    "SL",
+    "SN",
+    "ST",
+    "TH",
+)
 
 # State and federal elections 2024–2026 (public knowledge; extend via SimConfig.elections).
 KNOWN_ELECTIONS: dict[str, tuple[str, ...]] = {
@@ -47,46 +62,109 @@ class TrafficConfig:
     day_noise: float = 0.04  # relative day-to-day noise (lognormal sigma)
     # Hour-of-day weights (local time), weekday and weekend.
     hourly_weekday: tuple[float, ...] = (
-        0.35, 0.2, 0.12, 0.1, 0.15, 0.45, 1.5, 3.8, 6.6, 7.8, 8.0, 7.4,
-        6.1, 6.5, 6.9, 6.3, 5.5, 5.0, 4.9, 5.2, 5.3, 4.4, 2.8, 1.3,
-    )  # fmt: skip
+        0.35,
+        0.2,
+        0.12,
+        0.1,
+        0.15,
+        0.45,
+        1.5,
+        3.8,
+        6.6,
+        7.8,
+        8.0,
+        7.4,
+        6.1,
+        6.5,
+        6.9,
+        6.3,
+        5.5,
+        5.0,
+        4.9,
+        5.2,
+        5.3,
+        4.4,
+        2.8,
+        1.3,
+    )
     hourly_weekend: tuple[float, ...] = (
-        1.0, 0.6, 0.35, 0.25, 0.25, 0.35, 0.8, 1.8, 3.6, 5.4, 6.6, 6.9,
-        6.6, 6.2, 6.1, 6.2, 6.3, 6.4, 6.5, 6.9, 7.0, 5.9, 3.8, 2.0,
-    )  # fmt: skip
+        1.0,
+        0.6,
+        0.35,
+        0.25,
+        0.25,
+        0.35,
+        0.8,
+        1.8,
+        3.6,
+        5.4,
+        6.6,
+        6.9,
+        6.6,
+        6.2,
+        6.1,
+        6.2,
+        6.3,
+        6.4,
+        6.5,
+        6.9,
+        7.0,
+        5.9,
+        3.8,
+        2.0,
+    )
     # Share of visits whose intent is a catalogue service; the rest read news, look at
     # events, browse or search for something the site does not have.
     service_share: float = 0.64
     news_share: float = 0.14
     events_share: float = 0.06
-    browse_share: float = 0.11
-    missing_share: float = 0.05
+    browse_share: float = 0.13
+    missing_share: float = 0.03
     # Devices (Germany, 2025; statcounter-style shares, rounded) and browsers per device.
     device_shares: dict[str, float] = field(
         default_factory=lambda: {"mobile": 0.58, "desktop": 0.39, "tablet": 0.03}
     )
     browser_shares: dict[str, dict[str, float]] = field(
         default_factory=lambda: {
-            "mobile": {"safari_ios": 0.37, "chrome_android": 0.44, "samsung": 0.12,
-                       "firefox_android": 0.02, "chrome_ios": 0.05},
-            "desktop": {"chrome": 0.47, "firefox": 0.17, "edge": 0.19, "safari_mac": 0.13,
-                        "opera": 0.04},
+            "mobile": {
+                "safari_ios": 0.37,
+                "chrome_android": 0.44,
+                "samsung": 0.12,
+                "firefox_android": 0.02,
+                "chrome_ios": 0.05,
+            },
+            "desktop": {
+                "chrome": 0.47,
+                "firefox": 0.17,
+                "edge": 0.19,
+                "safari_mac": 0.13,
+                "opera": 0.04,
+            },
             "tablet": {"safari_ipad": 0.62, "chrome_tablet": 0.38},
         }
-    )  # fmt: skip
+    )
     # Where visits come from (public-sector dashboards such as analytics.usa.gov show
     # organic search as the largest source, then direct; social is small).
     source_shares: dict[str, float] = field(
         default_factory=lambda: {
-            "search": 0.55, "direct": 0.30, "referral": 0.09, "social": 0.04, "campaign": 0.02,
+            "search": 0.55,
+            "direct": 0.30,
+            "referral": 0.09,
+            "social": 0.04,
+            "campaign": 0.02,
         }
-    )  # fmt: skip
+    )
     search_engine_shares: dict[str, float] = field(
         default_factory=lambda: {
-            "google": 0.885, "bing": 0.05, "ecosia": 0.02, "duckduckgo": 0.015, "yahoo": 0.01,
-            "startpage": 0.01, "qwant": 0.01,
+            "google": 0.885,
+            "bing": 0.05,
+            "ecosia": 0.02,
+            "duckduckgo": 0.015,
+            "yahoo": 0.01,
+            "startpage": 0.01,
+            "qwant": 0.01,
         }
-    )  # fmt: skip
+    )
     ipv6_share: float = 0.18
     tracker_blocked_share: float = 0.06  # visits whose browser sends no tracker events
     cached_assets_share: float = 0.2  # visits whose browser has all assets cached
@@ -105,7 +183,7 @@ class JourneyConfig:
     problem_nav_success: float = 0.12  # same for services with a findability problem
     search_first: float = 0.25  # share who search rather than navigate when not on the page
     search_after_nav_fail: float = 0.7  # share who search after navigation failed
-    retry_search: float = 0.62  # share who reformulate after a failed search
+    retry_search: float = 0.55  # share who reformulate after a failed search
     max_attempts: int = 4
     click_result: float = 0.9  # share who click the right result when it is listed
     pdf_share: float = 0.45  # share of visitors on a page with a PDF who download it
@@ -237,13 +315,14 @@ class SimConfig:
         if self.days > 3660:
             raise ValueError(f"--days must be at most 3660, got {self.days}")
         if self.traffic.visits_per_day < 1:
-            raise ValueError(f"--visits-per-day must be at least 1, got {self.traffic.visits_per_day}")
-        if self.traffic.visits_per_day > 1_000_000:
-            raise ValueError("--visits-per-day must be at most 1000000")
-        if self.bundesland not in BUNDESLAENDER:
             raise ValueError(
-                f"unknown Bundesland {self.bundesland!r}; expected one of {', '.join(BUNDESLAENDER)}"
+                f"--visits-per-day must be at least 1, got {self.traffic.visits_per_day}"
             )
+        if self.traffic.visits_per_day > 100_000:
+            raise ValueError("--visits-per-day must be at most 100000 (memory is per day)")
+        if self.bundesland not in BUNDESLAENDER:
+            known = ", ".join(BUNDESLAENDER)
+            raise ValueError(f"unknown Bundesland {self.bundesland!r}; expected one of {known}")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"--seed must be a non-negative integer, got {self.seed}")
         if not 0.0 < self.bots.bot_line_share < 0.9:

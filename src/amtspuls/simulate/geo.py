@@ -7,38 +7,15 @@ import math
 import random
 from dataclasses import dataclass
 
+from amtspuls.simulate.data import load
+
 CENTER_LAT = 51.2561
 CENTER_LON = 7.7483
 M_PER_DEG_LAT = 111_320.0
 M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(CENTER_LAT))
 
-DISTRICTS: tuple[tuple[str, str], ...] = (
-    ("Altstadt", "58511"), ("Nordstadt", "58513"), ("Südstadt", "58515"),
-    ("Weststadt", "58517"), ("Oststadt", "58519"), ("Lindenhof", "58521"),
-    ("Bergheim", "58523"), ("Talsiedlung", "58525"),
-)  # fmt: skip
-
-_PEOPLE = (
-    "Goethe", "Schiller", "Lessing", "Heine", "Uhland", "Eichendorff", "Fontane", "Kleist",
-    "Mozart", "Beethoven", "Brahms", "Bach", "Händel", "Humboldt", "Röntgen", "Kolping",
-    "Adenauer", "Ebert", "Stresemann", "Gutenberg", "Dürer", "Kepler", "Herder", "Wieland",
-    "Mörike", "Hölderlin", "Droste-Hülshoff", "Bonhoeffer", "Scholl", "Freiherr-vom-Stein",
-    "Leibniz", "Diesel", "Benz", "Zeppelin", "Liebig", "Virchow", "Koch", "Planck",
-)  # fmt: skip
-_NATURE = (
-    "Linden", "Eichen", "Buchen", "Birken", "Ahorn", "Kastanien", "Ulmen", "Erlen", "Tannen",
-    "Rosen", "Tulpen", "Flieder", "Holunder", "Wiesen", "Sonnen", "Blumen", "Quellen",
-    "Mühlen", "Brunnen", "Garten", "Feld", "Berg", "Wald", "Höhen", "Heide", "Teich",
-)  # fmt: skip
-_PLACES = (
-    "Bahnhof", "Kirch", "Schul", "Markt", "Post", "Rathaus", "Burg", "Hafen", "Industrie",
-    "Gewerbe", "Friedhof", "Sport", "Park", "Schloss", "Kloster", "Zoll", "Brücken",
-)  # fmt: skip
-_FIXED = (
-    "Hauptstraße", "Bahnhofstraße", "Marktplatz", "Am Stadtpark", "Ringstraße", "Kirchplatz",
-    "Gewerbering", "Industriestraße", "Neue Straße", "Alte Landstraße", "Am Rathaus",
-    "Lange Straße", "Bergstraße", "Talstraße", "Poststraße", "Gartenstraße", "Feldweg",
-)  # fmt: skip
+_WORDS = load("words.toml")["streets"]
+DISTRICTS: tuple[tuple[str, str], ...] = tuple((n, p) for n, p in _WORDS["districts"])
 
 
 @dataclass(frozen=True)
@@ -76,17 +53,19 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def make_streets(rnd: random.Random, n: int = 160) -> list[Street]:
-    names: list[str] = list(_FIXED)
+    names: list[str] = list(_WORDS["fixed"])
     suffixes = ("straße", "weg", "straße", "allee", "gasse", "ring", "straße", "pfad")
     while len(names) < n * 3:
         r = rnd.random()
         if r < 0.4:
-            base = rnd.choice(_PEOPLE)
+            base = rnd.choice(_WORDS["people"])
             names.append(f"{base}straße" if rnd.random() < 0.7 else f"{base}weg")
         elif r < 0.75:
-            names.append(rnd.choice(_NATURE) + rnd.choice(suffixes))
+            names.append(rnd.choice(_WORDS["nature"]) + rnd.choice(suffixes))
         elif r < 0.9:
-            names.append(rnd.choice(_PLACES) + rnd.choice(("straße", "weg", "platz", "gasse")))
+            names.append(
+                rnd.choice(_WORDS["places"]) + rnd.choice(("straße", "weg", "platz", "gasse"))
+            )
         else:
             prefix = rnd.choice(("Am ", "Im ", "An der ", "Auf dem "))
             tail = rnd.choice(("Hang", "Bach", "Anger", "Kamp", "Hagen", "Sand", "Knapp", "Kreuz"))

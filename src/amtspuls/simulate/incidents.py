@@ -10,21 +10,34 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from amtspuls.simulate.city import VIRAL_TITLES, City
+from amtspuls.simulate.city import City
 from amtspuls.simulate.config import SimConfig
+from amtspuls.simulate.data import load
 from amtspuls.simulate.geo import DISTRICTS
 from amtspuls.simulate.timeline import MS_DAY, MS_HOUR, Calendar, Clock
 
 MS_MIN = 60_000
 
-STORM_SERVICES = (("strassensperrung", 0.3), ("baum_gefahr", 0.25), ("hochwasser", 0.18),
-                  ("warnungen", 0.17), ("strassenschaden", 0.1))  # fmt: skip
+STORM_SERVICES = (
+    ("strassensperrung", 0.3),
+    ("baum_gefahr", 0.25),
+    ("hochwasser", 0.18),
+    ("warnungen", 0.17),
+    ("strassenschaden", 0.1),
+)
 HEAT_SERVICES = (("hitze_schutz", 0.7), ("trinkwasser", 0.15), ("warnungen", 0.15))
-CAMPAIGN_SERVICES = ("grundsteuer", "hundesteuer", "wohngeld", "zweitwohnungsteuer", "muelltonne",
-                     "bewohnerparkausweis", "kita_gebuehren", "abfallkalender")  # fmt: skip
-OUTAGE_SERVICES = ("sperrmuell", "wohnsitz_anmelden", "buergerbuero_termin", "hundesteuer",
-                   "wohngeld", "kita_platz", "muelltonne", "meldebescheinigung",
-                   "bewohnerparkausweis", "wunschkennzeichen")  # fmt: skip
+CAMPAIGN_SERVICES = (
+    "grundsteuer",
+    "hundesteuer",
+    "wohngeld",
+    "zweitwohnungsteuer",
+    "muelltonne",
+    "bewohnerparkausweis",
+    "kita_gebuehren",
+    "abfallkalender",
+)
+# Busy forms, so that an outage is visible in a day's data.
+OUTAGE_SERVICES = ("sperrmuell", "wohnsitz_anmelden", "buergerbuero_termin", "personalausweis")
 
 
 @dataclass
@@ -43,13 +56,18 @@ class Incident:
     failed_submissions: int = 0
 
 
-def schedule(cfg: SimConfig, city: City, clock: Clock, cal: Calendar,
-             rnd: random.Random) -> list[Incident]:
+def schedule(
+    cfg: SimConfig, city: City, clock: Clock, cal: Calendar, rnd: random.Random
+) -> list[Incident]:
     ic = cfg.incidents
     scale = cfg.days / 90.0
     kinds: list[str] = []
-    for kind, per in (("storm", ic.storms_per_90d), ("form_outage", ic.outages_per_90d),
-                      ("campaign", ic.campaigns_per_90d), ("viral_news", ic.virals_per_90d)):
+    for kind, per in (
+        ("storm", ic.storms_per_90d),
+        ("form_outage", ic.outages_per_90d),
+        ("campaign", ic.campaigns_per_90d),
+        ("viral_news", ic.virals_per_90d),
+    ):
         n = max(1, int(round(per * scale))) if per > 0 else 0
         kinds.extend([kind] * n)
     summer = [d for d in clock.dates[: cfg.days] if 170 <= d.timetuple().tm_yday <= 235]
@@ -57,8 +75,10 @@ def schedule(cfg: SimConfig, city: City, clock: Clock, cal: Calendar,
         kinds.append("heat")
     rnd.shuffle(kinds)
     # One slot of the run per incident so that they do not hide each other.
-    span = cfg.days * MS_DAY
-    t_run0 = int(clock.day_start[0])
+    # Keep clear of the run's edges so that every incident has a baseline around it.
+    margin = min(3, max(0, cfg.days // 10)) * MS_DAY
+    span = cfg.days * MS_DAY - 2 * margin
+    t_run0 = int(clock.day_start[0]) + margin
     slot = span / max(1, len(kinds))
     out = []
     for k, kind in enumerate(kinds):
@@ -73,7 +93,7 @@ def schedule(cfg: SimConfig, city: City, clock: Clock, cal: Calendar,
 
 def _pick_time(rnd: random.Random, lo: int, hi: int, dur: int, hours: tuple[int, int]) -> int:
     """A start in [lo, hi - dur] whose local hour (approximate, CET) is within hours."""
-    latest = max(lo, hi - dur)
+    latest = hi - dur if hi - dur > lo else hi  # long incidents may outlast their slot
     for _ in range(50):
         t = rnd.randint(lo, latest)
         hour = ((t // MS_HOUR) + 1) % 24
@@ -86,45 +106,80 @@ def _ids(city: City, names) -> list[int]:
     return [city.by_id[n] for n in names if n in city.by_id]
 
 
-def _make(kind: str, cfg: SimConfig, city: City, cal: Calendar, rnd: random.Random,
-          lo: int, hi: int) -> Incident:
+def _make(
+    kind: str, cfg: SimConfig, city: City, cal: Calendar, rnd: random.Random, lo: int, hi: int
+) -> Incident:
     ic = cfg.incidents
     if kind == "storm":
         dur = int(rnd.uniform(*ic.storm_hours) * MS_HOUR)
         start = _pick_time(rnd, lo, hi, dur, (0, 24))
         svcs = [(city.by_id[s], w) for s, w in STORM_SERVICES if s in city.by_id]
-        return Incident(kind, svcs[0][0] if svcs else -1, start, start + dur,
-                        round(rnd.uniform(*ic.storm_magnitude), 2), svcs,
-                        label=rnd.choice(("Sturmtief", "Orkanböen", "Unwetter mit Starkregen")))
+        return Incident(
+            kind,
+            svcs[0][0] if svcs else -1,
+            start,
+            start + dur,
+            round(rnd.uniform(*ic.storm_magnitude), 2),
+            svcs,
+            label=rnd.choice(("Sturmtief", "Orkanböen", "Unwetter mit Starkregen")),
+        )
     if kind == "heat":
         dur = int(rnd.uniform(3, 6) * MS_DAY)
         start = _pick_time(rnd, lo, hi, dur, (9, 12))
         svcs = [(city.by_id[s], w) for s, w in HEAT_SERVICES if s in city.by_id]
-        return Incident(kind, svcs[0][0] if svcs else -1, start, start + dur,
-                        round(rnd.uniform(4.0, 8.0), 2), svcs, label="Hitzewelle")
+        return Incident(
+            kind,
+            svcs[0][0] if svcs else -1,
+            start,
+            start + dur,
+            round(rnd.uniform(4.0, 8.0), 2),
+            svcs,
+            label="Hitzewelle",
+        )
     if kind == "form_outage":
         cands = [i for i in _ids(city, OUTAGE_SERVICES) if city.services[i].fields]
         svc = rnd.choice(cands)
         dur = int(rnd.uniform(*ic.outage_hours) * MS_HOUR)
         start = _pick_time(rnd, lo, hi, dur, (7, 16))
-        return Incident(kind, svc, start, start + dur, round(rnd.uniform(*ic.outage_magnitude), 2),
-                        label="Formularserver antwortet mit Fehler 503")
+        return Incident(
+            kind,
+            svc,
+            start,
+            start + dur,
+            round(rnd.uniform(*ic.outage_magnitude), 2),
+            label="Formularserver antwortet mit Fehler 503",
+        )
     if kind == "campaign":
         svc = rnd.choice(_ids(city, CAMPAIGN_SERVICES))
         dur = int(rnd.uniform(*ic.campaign_days) * MS_DAY)
         start = _pick_time(rnd, lo, hi, dur, (9, 11))
-        label = rnd.choice(("Anschreiben an alle Haushalte", "Neue Satzung tritt in Kraft",
-                            "Bescheide verschickt"))
-        return Incident(kind, svc, start, start + dur,
-                        round(rnd.uniform(*ic.campaign_magnitude), 2), [(svc, 1.0)], label=label)
+        label = rnd.choice(
+            ("Anschreiben an alle Haushalte", "Neue Satzung tritt in Kraft", "Bescheide verschickt")
+        )
+        return Incident(
+            kind,
+            svc,
+            start,
+            start + dur,
+            round(rnd.uniform(*ic.campaign_magnitude), 2),
+            [(svc, 1.0)],
+            label=label,
+        )
     # viral news
     dur = int(rnd.uniform(*ic.viral_hours) * MS_HOUR)
     start = _pick_time(rnd, lo, hi, dur, (6, 20))
-    title = rnd.choice(VIRAL_TITLES).format(district=rnd.choice(DISTRICTS)[0])
+    title = rnd.choice(load("site.toml")["viral"]).format(district=rnd.choice(DISTRICTS)[0])
     pub = datetime.fromtimestamp(start / 1000, tz=UTC).date()
     item = city.add_news(title, pub, 0.5, -1, viral=True)
-    return Incident(kind, -1, start, start + dur, round(rnd.uniform(*ic.viral_magnitude), 3),
-                    news_url=item.url, label=title)
+    return Incident(
+        kind,
+        -1,
+        start,
+        start + dur,
+        round(rnd.uniform(*ic.viral_magnitude), 3),
+        news_url=item.url,
+        label=title,
+    )
 
 
 def _rates(inc: Incident, cfg: SimConfig, city: City, cal: Calendar, clock: Clock) -> None:
@@ -139,8 +194,11 @@ def _rates(inc: Incident, cfg: SimConfig, city: City, cal: Calendar, clock: Cloc
     if inc.kind in ("storm", "heat"):
         tail = dur_min // 3
         x = np.arange(dur_min + tail, dtype=np.float64)
-        shape = np.where(x < dur_min, np.sin(np.pi * np.minimum(x / dur_min, 1.0)) ** 0.5,
-                         np.exp(-(x - dur_min) / max(1.0, tail / 3)) * 0.3)
+        shape = np.where(
+            x < dur_min,
+            np.sin(np.pi * np.minimum(x / dur_min, 1.0)) ** 0.5,
+            np.exp(-(x - dur_min) / max(1.0, tail / 3)) * 0.3,
+        )
         w_aff = sum(city.services[s].weight for s, _ in inc.services)
         base_per_min = v * share_svc * w_aff / total_w / 1440.0
         rate = (inc.magnitude - 1.0) * base_per_min * shape
@@ -170,8 +228,9 @@ def _rates(inc: Incident, cfg: SimConfig, city: City, cal: Calendar, clock: Cloc
     inc.rate = rate
 
 
-def incident_visits(incidents: list[Incident], rng: np.random.Generator, t0: int,
-                    t1: int) -> list[tuple[int, np.ndarray]]:
+def incident_visits(
+    incidents: list[Incident], rng: np.random.Generator, t0: int, t1: int
+) -> list[tuple[int, np.ndarray]]:
     """Extra visit start times (UTC ms) in [t0, t1) for each incident with traffic."""
     out = []
     for k, inc in enumerate(incidents):

@@ -17,7 +17,7 @@ def _neighbours() -> dict[str, str]:
                 rr = r + dr
                 if not 0 <= rr < len(_ROWS):
                     continue
-                for dc in ((-1, 0, 1) if dr == 0 else (0, 1) if dr < 0 else (-1, 0)):
+                for dc in (-1, 0, 1) if dr == 0 else (0, 1) if dr < 0 else (-1, 0):
                     cc = c + dc
                     if (dr, dc) != (0, 0) and 0 <= cc < len(_ROWS[rr]):
                         near.add(_ROWS[rr][cc])
@@ -27,10 +27,10 @@ def _neighbours() -> dict[str, str]:
 
 NEIGHBOURS = _neighbours()
 
-ASCII_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
-                               "Ü": "Ue"})  # fmt: skip
-DROP_UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "s", "Ä": "A", "Ö": "O",
-                              "Ü": "U"})  # fmt: skip
+ASCII_UMLAUTS = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"}
+)
+DROP_UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "s", "Ä": "A", "Ö": "O", "Ü": "U"})
 
 
 _UMLAUTS = frozenset("äöüßÄÖÜ")
@@ -50,16 +50,16 @@ def typo(word: str, rnd: random.Random) -> str:
     low = ch.lower()
     if r < 0.34 and low in NEIGHBOURS:  # hit the key next to it
         rep = rnd.choice(NEIGHBOURS[low])
-        return word[:i] + (rep.upper() if ch.isupper() else rep) + word[i + 1:]
+        return word[:i] + (rep.upper() if ch.isupper() else rep) + word[i + 1 :]
     if r < 0.6:  # dropped letter
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if r < 0.8 and i < len(word) - 1 and word[i] != word[i + 1]:  # swapped letters
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if r < 0.92:  # doubled letter
         return word[:i] + ch + word[i:]
     if low in NEIGHBOURS:  # extra neighbour key
         return word[:i] + rnd.choice(NEIGHBOURS[low]) + word[i:]
-    return word[:i] + word[i + 1:]
+    return word[:i] + word[i + 1 :]
 
 
 def typo_in_text(text: str, rnd: random.Random, min_len: int = 4) -> str:

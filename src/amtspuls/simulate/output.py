@@ -42,8 +42,9 @@ def _obj(items: list) -> np.ndarray:
     return a
 
 
-_HMS = _obj([f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60)
-             for s in range(60)])
+_HMS = _obj(
+    [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60) for s in range(60)]
+)
 _MS = _obj([f".{ms:03d}".encode() for ms in range(1000)])
 
 
@@ -152,17 +153,21 @@ class LogFormatter:
             method = key % 3
             url = key // 3
             size = self._size(url, status, method, k)
-            return f'{METHODS[method]} {urls.paths[url]} {PROTOCOLS[pr]}" {status} {size} "'.encode()
+            return (
+                f'{METHODS[method]} {urls.paths[url]} {PROTOCOLS[pr]}" {status} {size} "'.encode()
+            )
 
-        return _interleave([
-            self.ip(client),
-            _few(lday, day),
-            _HMS[lsec],
-            _few(off, lambda o: f' {_off(o, False)}] "'.encode()),
-            _few(rkey, req),
-            self.ref(cols["ref"]),
-            self.ua(clients.ua[client]),
-        ])
+        return _interleave(
+            [
+                self.ip(client),
+                _few(lday, day),
+                _HMS[lsec],
+                _few(off, lambda o: f' {_off(o, False)}] "'.encode()),
+                _few(rkey, req),
+                self.ref(cols["ref"]),
+                self.ua(clients.ua[client]),
+            ]
+        )
 
 
 class EventFormatter:
@@ -215,25 +220,29 @@ class EventFormatter:
         eng_val = empty.copy()
         if eng.any():
             eng_val[eng] = _obj([b',"engagement_ms":%d' % v for v in cols["eng"][eng].tolist()])
-        return _interleave([
-            _few(lday, lambda d: f'{{"ts":"{(_EPOCH + timedelta(days=d)).isoformat()}T'.encode()),
-            _HMS[lsec],
-            _MS[cols["t"] % 1000],
-            _few(off, lambda o: f'{_off(o, True)}","ip":"'.encode()),
-            self.ip(client),
-            self.ua(clients.ua[client]),
-            self.types[et],
-            self.url(cols["url"]),
-            opt(page & (ref > 0), self.ref, ref),
-            opt(page, self.title, cols["url"]),
-            opt(is_search, self.query, cols["query"]),
-            opt(is_search, self.results, cols["results"]),
-            opt(np.isin(et, (EV_DOWNLOAD, EV_OUTLINK)), self.target, cols["target"]),
-            opt(is_form, self.form, cols["form"]),
-            opt(is_form & (cols["field"] >= 0), self.field, cols["field"]),
-            eng_val,
-            np.full(n, b"}\n", dtype=object),
-        ])
+        return _interleave(
+            [
+                _few(
+                    lday, lambda d: f'{{"ts":"{(_EPOCH + timedelta(days=d)).isoformat()}T'.encode()
+                ),
+                _HMS[lsec],
+                _MS[cols["t"] % 1000],
+                _few(off, lambda o: f'{_off(o, True)}","ip":"'.encode()),
+                self.ip(client),
+                self.ua(clients.ua[client]),
+                self.types[et],
+                self.url(cols["url"]),
+                opt(page & (ref > 0), self.ref, ref),
+                opt(page, self.title, cols["url"]),
+                opt(is_search, self.query, cols["query"]),
+                opt(is_search, self.results, cols["results"]),
+                opt(np.isin(et, (EV_DOWNLOAD, EV_OUTLINK)), self.target, cols["target"]),
+                opt(is_form, self.form, cols["form"]),
+                opt(is_form & (cols["field"] >= 0), self.field, cols["field"]),
+                eng_val,
+                np.full(n, b"}\n", dtype=object),
+            ]
+        )
 
 
 class GzipWriter:
@@ -242,8 +251,9 @@ class GzipWriter:
     def __init__(self, path: Path, level: int) -> None:
         self.path = path
         self._fh = path.open("wb")
-        self._gz = gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=self._fh,
-                                 mtime=0)
+        self._gz = gzip.GzipFile(
+            filename="", mode="wb", compresslevel=level, fileobj=self._fh, mtime=0
+        )
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=6)
         self._error: BaseException | None = None
         self.bytes_in = 0
@@ -276,4 +286,3 @@ class GzipWriter:
         self._fh.close()
         if self._error is not None:
             raise self._error
-

@@ -46,9 +46,23 @@ class Problems:
     broken_by_referrer: dict[int, list[int]] = field(default_factory=dict)
 
 
-_FORMATTED = ("geburtsdatum", "iban", "kennzeichen", "einzugsdatum", "kassenzeichen", "fin",
-              "steuernummer", "chipnummer", "plz", "ausweisnummer", "telefon", "foto",
-              "kind_geburtsdatum", "datum_von", "einkommen")  # fmt: skip
+_FORMATTED = (
+    "geburtsdatum",
+    "iban",
+    "kennzeichen",
+    "einzugsdatum",
+    "kassenzeichen",
+    "fin",
+    "steuernummer",
+    "chipnummer",
+    "plz",
+    "ausweisnummer",
+    "telefon",
+    "foto",
+    "kind_geburtsdatum",
+    "datum_von",
+    "einkommen",
+)
 
 
 def choose_problems(city: City, cfg: SimConfig, rnd: random.Random) -> Problems:
@@ -60,8 +74,12 @@ def choose_problems(city: City, cfg: SimConfig, rnd: random.Random) -> Problems:
     rnd.shuffle(mid)
     for k, s in enumerate(mid[: pc.findability_problems]):
         out.findability.append(
-            FindabilityProblem(s.idx, cfg.journey.problem_nav_success, cfg.journey.nav_success,
-                               fix if k == 0 else None)
+            FindabilityProblem(
+                s.idx,
+                cfg.journey.problem_nav_success,
+                cfg.journey.nav_success,
+                fix if k == 0 else None,
+            )
         )
     taken = {p.service for p in out.findability}
     popular = [s for s in with_form if s.weight >= 6 and s.idx not in taken]
@@ -89,6 +107,7 @@ def _broken_links(city: City, n: int, rnd: random.Random, out: Problems) -> None
             break
         kind = kinds[k % len(kinds)]
         svc = busy[k % len(busy)]
+        owner = -1
         if kind == "pdf" and svc.pdf:
             path = f"/fileadmin/formulare/{svc.slug}-{rnd.choice((2021, 2022, 2023))}.pdf"
             refs = [svc.page]
@@ -98,8 +117,11 @@ def _broken_links(city: City, n: int, rnd: random.Random, out: Problems) -> None
             refs = [svc.page, *svc.hubs[:1]]
         elif kind == "news" and news:
             item = rnd.choice(news)
-            path = f"/aktuelles/{item.published.year - 1}/{slugify(item.title)[:50].rstrip('-')}-alt"
+            path = (
+                f"/aktuelles/{item.published.year - 1}/{slugify(item.title)[:50].rstrip('-')}-alt"
+            )
             refs = [item.url]
+            owner = item.service
             others = [x.url for x in news if x.url != item.url and x.service == item.service]
             if others:
                 refs.append(others[0])
@@ -111,8 +133,10 @@ def _broken_links(city: City, n: int, rnd: random.Random, out: Problems) -> None
             continue
         if path in urls.index:
             continue
+        if kind != "news":
+            owner = svc.idx
         uid = urls.add(path, REMOVED, "", 0)
-        link = BrokenLink(uid, path, list(dict.fromkeys(refs)), svc.idx)
+        link = BrokenLink(uid, path, list(dict.fromkeys(refs)), owner)
         out.broken.append(link)
         for r in link.referrers:
             out.broken_by_referrer.setdefault(r, []).append(len(out.broken) - 1)

@@ -22,15 +22,47 @@ from amtspuls.simulate.world import World
 
 MS_H = 3_600_000
 _SENTENCE_VERBS = frozenset(
-    "ist sind hat wurde steht stehen liegt läuft parkt hängen hängt geht brennt klappert fehlt "
-    "fehlen arbeitet blockiert bellt neigt quillt fällt kommen steigt droht".split()
+    [
+        "ist",
+        "sind",
+        "hat",
+        "wurde",
+        "steht",
+        "stehen",
+        "liegt",
+        "läuft",
+        "parkt",
+        "hängen",
+        "hängt",
+        "geht",
+        "brennt",
+        "klappert",
+        "fehlt",
+        "fehlen",
+        "arbeitet",
+        "blockiert",
+        "bellt",
+        "neigt",
+        "quillt",
+        "fällt",
+        "kommen",
+        "steigt",
+        "droht",
+    ]
 )
 # Categories citizens confuse (the true category stays in the truth file).
-CONFUSED = {"baum_gefahr": "strassenschaden", "hochwasser": "strassenschaden",
-            "strassenbeleuchtung": "strassenschaden", "spielplatz": "illegale_muellablagerung",
-            "muelltonne": "illegale_muellablagerung", "falschparker": "laermbelaestigung",
-            "beschwerde": "illegale_muellablagerung", "illegale_muellablagerung": "muelltonne",
-            "strassenschaden": "strassenbeleuchtung", "laermbelaestigung": "beschwerde"}  # fmt: skip
+CONFUSED = {
+    "baum_gefahr": "strassenschaden",
+    "hochwasser": "strassenschaden",
+    "strassenbeleuchtung": "strassenschaden",
+    "spielplatz": "illegale_muellablagerung",
+    "muelltonne": "illegale_muellablagerung",
+    "falschparker": "laermbelaestigung",
+    "beschwerde": "illegale_muellablagerung",
+    "illegale_muellablagerung": "muelltonne",
+    "strassenschaden": "strassenbeleuchtung",
+    "laermbelaestigung": "beschwerde",
+}
 
 
 @dataclass
@@ -67,7 +99,9 @@ class Reporter:
         self.group = 0
         sids = world.city.by_id
         self.service_ok = {s: (self.sub[s]["service"] in sids) for s in self.names}
-        self.storms = [(i.start_ms, i.end_ms + MS_DAY) for i in world.incidents if i.kind == "storm"]
+        self.storms = [
+            (i.start_ms, i.end_ms + MS_DAY) for i in world.incidents if i.kind == "storm"
+        ]
 
     # ---------------------------------------------------------------- driver
 
@@ -132,12 +166,21 @@ class Reporter:
                 p = rnd.choice(recent)
                 near_miss_of = p.first_id
                 if rnd.random() < 0.5:  # same street, another problem
-                    others = [s for s in self.names if self.sub[s]["service"] !=
-                              self.sub[p.subtype]["service"] and self.service_ok[s]]
+                    others = [
+                        s
+                        for s in self.names
+                        if self.sub[s]["service"] != self.sub[p.subtype]["service"]
+                        and self.service_ok[s]
+                    ]
                     subtype = rnd.choice(others)
                     street = p.street
-                    frac = min(1.0, max(0.0, p.frac + rnd.choice((-1, 1)) * rnd.uniform(
-                        40, 160) / street.length_m))
+                    frac = min(
+                        1.0,
+                        max(
+                            0.0,
+                            p.frac + rnd.choice((-1, 1)) * rnd.uniform(40, 160) / street.length_m,
+                        ),
+                    )
                     lat, lon = street.point(frac)
                 else:  # same problem about a kilometre away
                     subtype = p.subtype
@@ -219,16 +262,18 @@ class Reporter:
 
     # ------------------------------------------------------------------ text
 
-    def _text(self, subtype: str, street: Street, frac: float) -> tuple[str, int, list[str],
-                                                                         list[str]]:
+    def _text(
+        self, subtype: str, street: Street, frac: float
+    ) -> tuple[str, int, list[str], list[str]]:
         rnd, ph = self.rnd, self.data["phrases"]
         spec = self.sub[subtype]
         c = self.cfg
         problem = rnd.choice(spec["problems"]).format(adj=rnd.choice(spec["adj"]))
         nr = street.house_number(frac)
         other = rnd.choice(self.w.city.streets).name
-        loc = rnd.choice(ph["location"]).format(street=street.name, nr=nr, street2=other,
-                                                nr2=nr + rnd.randint(2, 12))
+        loc = rnd.choice(ph["location"]).format(
+            street=street.name, nr=nr, street2=other, nr2=nr + rnd.randint(2, 12)
+        )
         if rnd.random() < 0.08:
             loc = f"gegenüber {rnd.choice(ph['landmark'])} in der {street.name}"
         style = rnd.choices(("terse", "normal", "long"), (0.28, 0.5, 0.22))[0]
@@ -238,12 +283,20 @@ class Reporter:
         parts: list[str] = []
         sentence = any(w in _SENTENCE_VERBS for w in problem.split())
         if sentence:
-            core = rnd.choice(("{P} ({L}).", "{L}: {p}.", "{P}, und zwar {L}.", "{P} – {L}.",
-                               "{P} {L}."))
+            core = rnd.choice(
+                ("{P} ({L}).", "{L}: {p}.", "{P}, und zwar {L}.", "{P} – {L}.", "{P} {L}.")
+            )
         else:
-            core = rnd.choice(("Ich möchte {p} melden, {L}.", "Hiermit melde ich {p} ({L}).",
-                               "{P} {L}.", "Bei uns {L}: {p}.", "Es gibt {p} {L}.",
-                               "{L}: {p}."))
+            core = rnd.choice(
+                (
+                    "Ich möchte {p} melden, {L}.",
+                    "Hiermit melde ich {p} ({L}).",
+                    "{P} {L}.",
+                    "Bei uns {L}: {p}.",
+                    "Es gibt {p} {L}.",
+                    "{L}: {p}.",
+                )
+            )
         core = core.format(P=_cap(problem), p=problem, L=loc)
         danger = spec.get("danger", [])
         pii: list[str] = []
@@ -263,7 +316,9 @@ class Reporter:
                 parts.append(rnd.choice(ph["time"]))
             details = spec.get("details", [])
             if details and (style == "long" or rnd.random() < 0.3):
-                parts.append(rnd.choice(details).format(mast=f"{rnd.randint(1, 9)}{rnd.randint(100, 999)}"))
+                parts.append(
+                    rnd.choice(details).format(mast=f"{rnd.randint(1, 9)}{rnd.randint(100, 999)}")
+                )
             if danger and rnd.random() < (0.5 if style == "long" else 0.35):
                 cue = rnd.choice(danger)
                 parts.append(cue)
@@ -297,13 +352,29 @@ class Reporter:
             kinds.append("name")
         if 0.25 < choice < 0.6:
             phone = _phone(rnd)
-            parts.append(rnd.choice((f"Sie erreichen mich unter {phone}.", f"Tel. {phone}",
-                                     f"Rückruf bitte unter {phone}", f"Handy: {phone}")))
+            parts.append(
+                rnd.choice(
+                    (
+                        f"Sie erreichen mich unter {phone}.",
+                        f"Tel. {phone}",
+                        f"Rückruf bitte unter {phone}",
+                        f"Handy: {phone}",
+                    )
+                )
+            )
             kinds.append("phone")
         if choice >= 0.55:
             mail = _mail(rnd, first, last, people["mail_domains"])
-            parts.append(rnd.choice((f"Rückfragen gerne an {mail}", f"Meine E-Mail: {mail}",
-                                     f"Bitte Info an {mail}", mail)))
+            parts.append(
+                rnd.choice(
+                    (
+                        f"Rückfragen gerne an {mail}",
+                        f"Meine E-Mail: {mail}",
+                        f"Bitte Info an {mail}",
+                        mail,
+                    )
+                )
+            )
             kinds.append("email")
         if rnd.random() < 0.25:
             s = rnd.choice(self.w.city.streets)
@@ -311,7 +382,9 @@ class Reporter:
             kinds.append("address")
         if self.sub[subtype]["service"] == "falschparker" and rnd.random() < 0.6:
             city = rnd.choice(people["plate_cities"])
-            letters = "".join(rnd.choice("ABCDEFGHKLMNPRSTUVWXYZ") for _ in range(rnd.randint(1, 2)))
+            letters = "".join(
+                rnd.choice("ABCDEFGHKLMNPRSTUVWXYZ") for _ in range(rnd.randint(1, 2))
+            )
             parts.append(f"Kennzeichen: {city}-{letters} {rnd.randint(1, 9999)}")
             kinds.append("plate")
         if "name" not in kinds and rnd.random() < 0.3:
@@ -340,8 +413,9 @@ def _cap(s: str) -> str:
 
 def _phone(rnd: random.Random) -> str:
     if rnd.random() < 0.6:
-        pre = rnd.choice(("0151", "0152", "0157", "0160", "0162", "0170", "0171", "0172", "0176",
-                          "0177", "0179"))
+        pre = rnd.choice(
+            ("0151", "0152", "0157", "0160", "0162", "0170", "0171", "0172", "0176", "0177", "0179")
+        )
         num = "".join(str(rnd.randint(0, 9)) for _ in range(rnd.choice((7, 8))))
         sep = rnd.choice((" ", "/", "-", ""))
         return rnd.choice((f"{pre}{sep}{num}", f"+49 {pre[1:]} {num}"))
@@ -353,6 +427,13 @@ def _phone(rnd: random.Random) -> str:
 def _mail(rnd: random.Random, first: str, last: str, domains: list[str]) -> str:
     f = first.lower().translate(ASCII_UMLAUTS).replace("ş", "s").replace("ı", "i")
     la = last.lower().translate(ASCII_UMLAUTS).replace("ı", "i").replace("ş", "s")
-    user = rnd.choice((f"{f}.{la}", f"{f[0]}.{la}", f"{f}{la}{rnd.randint(1, 99)}", f"{la}.{f}",
-                       f"{f}_{rnd.randint(1960, 2005)}"))
+    user = rnd.choice(
+        (
+            f"{f}.{la}",
+            f"{f[0]}.{la}",
+            f"{f}{la}{rnd.randint(1, 99)}",
+            f"{la}.{f}",
+            f"{f}_{rnd.randint(1960, 2005)}",
+        )
+    )
     return f"{user}@{rnd.choice(domains)}"

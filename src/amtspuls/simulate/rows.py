@@ -5,20 +5,56 @@ from __future__ import annotations
 
 import numpy as np
 
-EVENT_NAMES = ("pageview", "search", "download", "outlink", "form_start", "form_submit",
-               "form_error", "rage_click", "engagement", "not_found")  # fmt: skip
-(EV_PAGEVIEW, EV_SEARCH, EV_DOWNLOAD, EV_OUTLINK, EV_FORM_START, EV_FORM_SUBMIT, EV_FORM_ERROR,
- EV_RAGE, EV_ENGAGEMENT, EV_NOT_FOUND) = range(10)  # fmt: skip
+EVENT_NAMES = (
+    "pageview",
+    "search",
+    "download",
+    "outlink",
+    "form_start",
+    "form_submit",
+    "form_error",
+    "rage_click",
+    "engagement",
+    "not_found",
+)
+(
+    EV_PAGEVIEW,
+    EV_SEARCH,
+    EV_DOWNLOAD,
+    EV_OUTLINK,
+    EV_FORM_START,
+    EV_FORM_SUBMIT,
+    EV_FORM_ERROR,
+    EV_RAGE,
+    EV_ENGAGEMENT,
+    EV_NOT_FOUND,
+) = range(10)
 PAGE_EVENTS = (EV_PAGEVIEW, EV_SEARCH, EV_NOT_FOUND)
 
 GET, POST, HEAD = 0, 1, 2
 METHODS = ("GET", "POST", "HEAD")
 
-LOG_COLS = {"t": np.int64, "client": np.int64, "method": np.int8, "url": np.int64,
-            "status": np.int16, "ref": np.int64}  # fmt: skip
-EVENT_COLS = {"t": np.int64, "client": np.int64, "type": np.int8, "url": np.int64,
-              "ref": np.int64, "query": np.int64, "results": np.int32, "target": np.int64,
-              "form": np.int32, "field": np.int32, "eng": np.int64}  # fmt: skip
+LOG_COLS = {
+    "t": np.int64,
+    "client": np.int64,
+    "method": np.int8,
+    "url": np.int64,
+    "status": np.int16,
+    "ref": np.int64,
+}
+EVENT_COLS = {
+    "t": np.int64,
+    "client": np.int64,
+    "type": np.int8,
+    "url": np.int64,
+    "ref": np.int64,
+    "query": np.int64,
+    "results": np.int32,
+    "target": np.int64,
+    "form": np.int32,
+    "field": np.int32,
+    "eng": np.int64,
+}
 
 
 def _col(x, n: int, dtype) -> np.ndarray:
@@ -38,19 +74,48 @@ class Rows:
         n = t.size
         if n == 0:
             return
-        vals = {"t": t, "client": client, "method": method, "url": url, "status": status,
-                "ref": ref}
+        vals = {
+            "t": t,
+            "client": client,
+            "method": method,
+            "url": url,
+            "status": status,
+            "ref": ref,
+        }
         for k, dt in LOG_COLS.items():
             self.log[k].append(_col(vals[k], n, dt))
 
-    def add_event(self, t, client, etype, url, ref=0, query=-1, results=-1, target=0, form=-1,
-                  field=-1, eng=-1) -> None:
+    def add_event(
+        self,
+        t,
+        client,
+        etype,
+        url,
+        ref=0,
+        query=-1,
+        results=-1,
+        target=0,
+        form=-1,
+        field=-1,
+        eng=-1,
+    ) -> None:
         t = np.asarray(t, dtype=np.int64)
         n = t.size
         if n == 0:
             return
-        vals = {"t": t, "client": client, "type": etype, "url": url, "ref": ref, "query": query,
-                "results": results, "target": target, "form": form, "field": field, "eng": eng}
+        vals = {
+            "t": t,
+            "client": client,
+            "type": etype,
+            "url": url,
+            "ref": ref,
+            "query": query,
+            "results": results,
+            "target": target,
+            "form": form,
+            "field": field,
+            "eng": eng,
+        }
         for k, dt in EVENT_COLS.items():
             self.ev[k].append(_col(vals[k], n, dt))
 

@@ -15,14 +15,82 @@ from amtspuls.simulate.config import QueryConfig
 from amtspuls.simulate.noise import ASCII_UMLAUTS
 
 STOP = frozenset(
-    "wie ich mein meine meinen einen eine ein einer der die das den dem des wo kann für fuer "
-    "fur in im von mit und oder was wann muss brauche bekomme beantrage welche man zu zum zur "
-    "an am auf bei ist es stadt musterstadt bitte wer mir mich finde gibt es ob wieviel wird "
-    "lange".split()
+    [
+        "wie",
+        "ich",
+        "mein",
+        "meine",
+        "meinen",
+        "einen",
+        "eine",
+        "ein",
+        "einer",
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "wo",
+        "kann",
+        "für",
+        "fuer",
+        "fur",
+        "in",
+        "im",
+        "von",
+        "mit",
+        "und",
+        "oder",
+        "was",
+        "wann",
+        "muss",
+        "brauche",
+        "bekomme",
+        "beantrage",
+        "welche",
+        "man",
+        "zu",
+        "zum",
+        "zur",
+        "an",
+        "am",
+        "auf",
+        "bei",
+        "ist",
+        "es",
+        "stadt",
+        "musterstadt",
+        "bitte",
+        "wer",
+        "mir",
+        "mich",
+        "finde",
+        "gibt",
+        "es",
+        "ob",
+        "wieviel",
+        "wird",
+        "lange",
+    ]
 )
-SECTION_WORDS = ("kosten", "gebühren", "unterlagen", "voraussetzungen", "zuständigkeit",
-                 "ansprechpartner", "öffnungszeiten", "termin", "dauer", "frist", "online",
-                 "formular", "antrag", "hinweise", "rechtsgrundlage")  # fmt: skip
+SECTION_WORDS = (
+    "kosten",
+    "gebühren",
+    "unterlagen",
+    "voraussetzungen",
+    "zuständigkeit",
+    "ansprechpartner",
+    "öffnungszeiten",
+    "termin",
+    "dauer",
+    "frist",
+    "online",
+    "formular",
+    "antrag",
+    "hinweise",
+    "rechtsgrundlage",
+)
 _WORD = re.compile(r"[a-zäöüß0-9]+")
 
 
@@ -38,19 +106,22 @@ class Result:
 
 
 class SiteSearch:
-    def __init__(self, city: City, cfg: QueryConfig, rnd: random.Random,
-                 fold_umlauts: bool = False) -> None:
+    def __init__(
+        self, city: City, cfg: QueryConfig, rnd: random.Random, fold_umlauts: bool = False
+    ) -> None:
         self.cfg = cfg
         self.fold = fold_umlauts
         self.doc_service: list[int] = []
         self.doc_url: list[int] = []
+        self.doc_page: list[bool] = []  # an HTML page (PDF results are not "clicked")
         index: dict[str, set[int]] = {}
         self.synonyms: list[tuple[int, str]] = []
 
-        def add(words: set[str], service: int, url: int) -> None:
+        def add(words: set[str], service: int, url: int, page: bool = True) -> None:
             d = len(self.doc_service)
             self.doc_service.append(service)
             self.doc_url.append(url)
+            self.doc_page.append(page)
             for w in words:
                 index.setdefault(self._norm(w), set()).add(d)
 
@@ -66,7 +137,7 @@ class SiteSearch:
             if s.form_page:
                 add(set(tokens(f"online antrag formular {s.name}")), s.idx, s.form_page)
             if s.pdf_url:
-                add(set(tokens(f"formular pdf antrag {s.name}")), s.idx, s.pdf_url)
+                add(set(tokens(f"formular pdf antrag {s.name}")), s.idx, s.pdf_url, False)
         for item in city.news:
             if not item.viral:
                 add(set(tokens(item.title)), -1, item.url)
@@ -132,11 +203,12 @@ class SiteSearch:
                     break
             docs = docs or frozenset()
             services = frozenset(self.doc_service[d] for d in docs if self.doc_service[d] >= 0)
-            top = self.doc_url[min(docs)] if docs else 0
+            pages = [d for d in docs if self.doc_page[d]]
+            top = self.doc_url[min(pages)] if pages else 0
             res = Result(len(docs), services, top)
         self._cache[query] = res
         return res
 
 
 def _deletions(w: str) -> list[str]:
-    return [w[:i] + w[i + 1:] for i in range(len(w))]
+    return [w[:i] + w[i + 1 :] for i in range(len(w))]

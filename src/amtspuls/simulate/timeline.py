@@ -24,8 +24,11 @@ class Clock:
         self.days = days
         extra = 3  # visits and events may run past the last local midnight
         self.dates = [start + timedelta(days=i) for i in range(days + extra)]
-        self.day_start = np.array([self._utc_ms(d) for d in self.dates] + [
-            self._utc_ms(start + timedelta(days=days + extra))], dtype=np.int64)
+        self.day_start = np.array(
+            [self._utc_ms(d) for d in self.dates]
+            + [self._utc_ms(start + timedelta(days=days + extra))],
+            dtype=np.int64,
+        )
         # Offset changes inside the window (hour resolution is exact for Europe/Berlin).
         t0, t1 = int(self.day_start[0]), int(self.day_start[-1])
         trans_t, trans_off = [t0], [self._offset_min(t0)]

@@ -55,13 +55,21 @@ class Truth:
         else:
             q[0][intent] = q[0].get(intent, 0) + 1
 
-    def add_visits(self, day: date, period: int, intent: np.ndarray, svc: np.ndarray,
-                   outcome: np.ndarray, fail_field: np.ndarray, nsearch: np.ndarray,
-                   tracked: np.ndarray) -> None:
+    def add_visits(
+        self,
+        day: date,
+        period: int,
+        intent: np.ndarray,
+        svc: np.ndarray,
+        outcome: np.ndarray,
+        fail_field: np.ndarray,
+        nsearch: np.ndarray,
+        tracked: np.ndarray,
+    ) -> None:
         key = day.isoformat()
         self.sessions_per_day[key] = self.sessions_per_day.get(key, 0) + len(intent)
-        self.tracked_sessions_per_day[key] = (
-            self.tracked_sessions_per_day.get(key, 0) + int(tracked.sum())
+        self.tracked_sessions_per_day[key] = self.tracked_sessions_per_day.get(key, 0) + int(
+            tracked.sum()
         )
         counts = np.bincount(intent, minlength=len(INTENT_NAMES))
         per = self.intents_per_day.setdefault(key, dict.fromkeys(INTENT_NAMES, 0))
@@ -71,8 +79,9 @@ class Truth:
         names = self.city.field_names
         has = outcome >= 0
         sv = np.where(svc[has] >= 0, svc[has], -1)
-        for s, o, f in zip(sv.tolist(), outcome[has].tolist(), fail_field[has].tolist(),
-                           strict=True):
+        for s, o, f in zip(
+            sv.tolist(), outcome[has].tolist(), fail_field[has].tolist(), strict=True
+        ):
             sid = self.city.services[s].id if s >= 0 else "none"
             label = OUTCOME_NAMES[o] if o != O_FAILED else f"failed_at_field:{names[f]}"
             day_out.setdefault(sid, Counter())[label] += 1
@@ -122,52 +131,76 @@ class Truth:
         for p in world.problems.findability:
             before = float(self.search_sum[0, p.service] / max(1, self.search_cnt[0, p.service]))
             after = float(self.search_sum[1, p.service] / max(1, self.search_cnt[1, p.service]))
-            findability.append({
-                "service_id": sid[p.service],
-                "nav_success": p.nav_success,
-                "normal_nav_success": p.normal_nav_success,
-                "fixed_on": p.fixed_on.isoformat() if p.fixed_on else None,
-                "searches_per_completed_form": round(float(
-                    self.search_sum[:, p.service].sum()
-                    / max(1, self.search_cnt[:, p.service].sum())), 4),
-                "searches_per_completed_form_before_fix": round(before, 4),
-                "searches_per_completed_form_after_fix": round(after, 4)
-                if p.fixed_on else None,
-            })
+            findability.append(
+                {
+                    "service_id": sid[p.service],
+                    "nav_success": p.nav_success,
+                    "normal_nav_success": p.normal_nav_success,
+                    "fixed_on": p.fixed_on.isoformat() if p.fixed_on else None,
+                    "searches_per_completed_form": round(
+                        float(
+                            self.search_sum[:, p.service].sum()
+                            / max(1, self.search_cnt[:, p.service].sum())
+                        ),
+                        4,
+                    ),
+                    "searches_per_completed_form_before_fix": round(before, 4),
+                    "searches_per_completed_form_after_fix": round(after, 4)
+                    if p.fixed_on
+                    else None,
+                }
+            )
         forms = []
         fid = city.field_index
         for p in world.problems.forms:
             f = fid[p.field]
-            obs = [self.form_errors[(p.service, f, k)] / max(1, self.form_starts[k, p.service])
-                   for k in (0, 1)]
-            forms.append({
-                "form": sid[p.service],
-                "service_id": sid[p.service],
-                "field": p.field,
-                "error_rate": p.error_rate,
-                "normal_error_rate": p.normal_error_rate,
-                "fixed_on": p.fixed_on.isoformat() if p.fixed_on else None,
-                "observed_error_rate_before_fix": round(obs[0], 4),
-                "observed_error_rate_after_fix": round(obs[1], 4) if p.fixed_on else None,
-            })
+            obs = [
+                self.form_errors[(p.service, f, k)] / max(1, self.form_starts[k, p.service])
+                for k in (0, 1)
+            ]
+            forms.append(
+                {
+                    "form": sid[p.service],
+                    "service_id": sid[p.service],
+                    "field": p.field,
+                    "error_rate": p.error_rate,
+                    "normal_error_rate": p.normal_error_rate,
+                    "fixed_on": p.fixed_on.isoformat() if p.fixed_on else None,
+                    "observed_error_rate_before_fix": round(obs[0], 4),
+                    "observed_error_rate_after_fix": round(obs[1], 4) if p.fixed_on else None,
+                }
+            )
         broken = []
         for k, b in enumerate(world.problems.broken):
-            broken.append({
-                "path": b.path,
-                "referrers": [city.urls.paths[r] for r in b.referrers],
-                "hits": int(self.broken_hits[k]),
-                "bot_hits": int(self.broken_bot_hits[k]),
-                "service_id": sid[b.service] if b.service >= 0 else "none",
-            })
+            broken.append(
+                {
+                    "path": b.path,
+                    "referrers": [city.urls.paths[r] for r in b.referrers],
+                    "hits": int(self.broken_hits[k]),
+                    "bot_hits": int(self.broken_bot_hits[k]),
+                    "service_id": sid[b.service] if b.service >= 0 else "none",
+                }
+            )
         fixes = []
         for p in world.problems.findability:
             if p.fixed_on:
-                fixes.append({"kind": "findability", "service_id": sid[p.service],
-                              "date": p.fixed_on.isoformat()})
+                fixes.append(
+                    {
+                        "kind": "findability",
+                        "service_id": sid[p.service],
+                        "date": p.fixed_on.isoformat(),
+                    }
+                )
         for p in world.problems.forms:
             if p.fixed_on:
-                fixes.append({"kind": "form", "service_id": sid[p.service], "field": p.field,
-                              "date": p.fixed_on.isoformat()})
+                fixes.append(
+                    {
+                        "kind": "form",
+                        "service_id": sid[p.service],
+                        "field": p.field,
+                        "date": p.fixed_on.isoformat(),
+                    }
+                )
         outcomes = {
             d: {s: dict(sorted(c.items())) for s, c in sorted(per.items())}
             for d, per in self.outcomes.items()
@@ -182,8 +215,9 @@ class Truth:
             "bundesland": cfg.bundesland,
             "timezone": cfg.timezone,
             "host": cfg.host,
-            "holidays": sorted(d.isoformat() for d in world.cal.holidays
-                               if cfg.start <= d <= cfg.end),
+            "holidays": sorted(
+                d.isoformat() for d in world.cal.holidays if cfg.start <= d <= cfg.end
+            ),
             "elections": [e.isoformat() for e in cfg.election_dates()],
             "fix_date": fix.isoformat() if fix else None,
             "sessions_per_day": {d: self.sessions_per_day.get(d, 0) for d in days},
@@ -204,8 +238,9 @@ class Truth:
             "form_problems": forms,
             "broken_links": broken,
             "fixes": fixes,
-            "search_synonyms": [{"service_id": sid[s], "word": w} for s, w in
-                                world.search.synonyms],
+            "search_synonyms": [
+                {"service_id": sid[s], "word": w} for s, w in world.search.synonyms
+            ],
             "requests": self.requests,
             "config": cfg.to_dict(),
         }

@@ -12,8 +12,9 @@ import numpy as np
 # Kinds of URL.
 PAGE, FORM, CONFIRM, PDF, ASSET, SEARCH, REMOVED, OLD, EXTERNAL, NEWS, FEED = range(11)
 
-_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe",
-                           "Ü": "ue"})  # fmt: skip
+_TRANSLIT = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"}
+)
 
 
 def slugify(text: str) -> str:

@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 
 from amtspuls.simulate.clients import HTTP2, HTTP11
+from amtspuls.simulate.data import load
 from amtspuls.simulate.incidents import incident_visits, outage_failure
 from amtspuls.simulate.population import DESKTOP, MOBILE, make_ips
 from amtspuls.simulate.rows import (
@@ -36,27 +37,6 @@ SERVICE, NEWS_I, EVENTS_I, BROWSE, MISSING = range(5)
 S_SEARCH, S_DIRECT, S_REFERRAL, S_SOCIAL, S_CAMPAIGN = range(5)
 SOURCE_KEYS = ("search", "direct", "referral", "social", "campaign")
 
-ENGINE_URLS = {
-    "google": (("https://www.google.com/", 0.8), ("https://www.google.de/", 0.17),
-               ("android-app://com.google.android.googlequicksearchbox/", 0.03)),
-    "bing": (("https://www.bing.com/", 1.0),),
-    "ecosia": (("https://www.ecosia.org/", 1.0),),
-    "duckduckgo": (("https://duckduckgo.com/", 1.0),),
-    "yahoo": (("https://de.search.yahoo.com/", 1.0),),
-    "startpage": (("https://www.startpage.com/", 1.0),),
-    "qwant": (("https://www.qwant.com/", 1.0),),
-}  # fmt: skip
-SOCIAL_URLS = (("https://m.facebook.com/", 0.25), ("https://l.facebook.com/", 0.2),
-               ("https://lm.facebook.com/", 0.15), ("https://www.facebook.com/", 0.1),
-               ("https://www.instagram.com/", 0.12), ("https://t.co/", 0.05),
-               ("https://www.linkedin.com/", 0.04), ("https://www.reddit.com/", 0.03),
-               ("https://nebenan.de/", 0.04), ("https://mastodon.social/", 0.02))  # fmt: skip
-REFERRAL_URLS = (("https://de.wikipedia.org/", 0.2), ("https://www.musterstaedter-anzeiger.de/", 0.25),
-                 ("https://www.stadtwerke-musterstadt.de/", 0.12), ("https://verwaltung.bund.de/", 0.1),
-                 ("https://www.kreis-musterland.de/", 0.12), ("https://www.vhs-musterstadt.de/", 0.06),
-                 ("https://www.musterstadt-tourismus.de/", 0.08), ("https://chatgpt.com/", 0.04),
-                 ("https://www.verbraucherzentrale.nrw/", 0.03))  # fmt: skip
-
 # Source mix per intent (service intents use TrafficConfig.source_shares).
 INTENT_SOURCES = {
     NEWS_I: (0.3, 0.32, 0.1, 0.28, 0.0),
@@ -65,8 +45,17 @@ INTENT_SOURCES = {
     MISSING: (0.55, 0.45, 0.0, 0.0, 0.0),
 }
 # Median dwell seconds per page kind, and the log-normal spread.
-DWELL = {"home": 14, "hub": 16, "service": 65, "search": 11, "news": 55, "page": 35,
-         "notfound": 8, "confirm": 18, "event": 40}  # fmt: skip
+DWELL = {
+    "home": 14,
+    "hub": 16,
+    "service": 65,
+    "search": 11,
+    "news": 55,
+    "page": 35,
+    "notfound": 8,
+    "confirm": 18,
+    "event": 40,
+}
 FREE_TEXT = ("beschreibung", "anliegen", "begruendung", "anregung", "gegenstaende", "taetigkeit")
 
 
@@ -88,16 +77,22 @@ class Sources:
 
 def sources(world: World) -> Sources:
     urls = world.city.urls
+    table = load("site.toml")["sources"]
     shares = world.cfg.traffic.search_engine_shares
     ids, ps = [], []
     for eng, share in shares.items():
-        for u, p in ENGINE_URLS.get(eng, ((f"https://www.{eng}.com/", 1.0),)):
+        for u, p in table["engines"].get(eng, [[f"https://www.{eng}.com/", 1.0]]):
             ids.append(urls.add(u, EXTERNAL))
             ps.append(share * p)
-    soc = [urls.add(u, EXTERNAL) for u, _ in SOCIAL_URLS]
-    ref = [urls.add(u, EXTERNAL) for u, _ in REFERRAL_URLS]
-    return Sources(np.array(ids), np.array(ps), np.array(soc), np.array([p for _, p in SOCIAL_URLS]),
-                   np.array(ref), np.array([p for _, p in REFERRAL_URLS]))
+
+    def pairs(name: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = table[name]
+        return (np.array([urls.add(u, EXTERNAL) for u, _ in rows], dtype=np.int64),
+                np.array([p for _, p in rows], dtype=np.float64))  # fmt: skip
+
+    soc, soc_p = pairs("social")
+    ref, ref_p = pairs("referral")
+    return Sources(np.array(ids, dtype=np.int64), np.array(ps), soc, soc_p, ref, ref_p)
 
 
 class Day:
@@ -126,8 +121,11 @@ class Day:
         w, cfg, rng = self.w, self.w.cfg, self.rng
         t = cfg.traffic
         clock, cal = w.clock, w.cal
-        mean = t.visits_per_day * cal.day_factor(self.day) * float(
-            np.exp(rng.normal(0.0, t.day_noise)))
+        mean = (
+            t.visits_per_day
+            * cal.day_factor(self.day)
+            * float(np.exp(rng.normal(0.0, t.day_noise)))
+        )
         n = int(rng.poisson(mean))
         start = cal.sample_times(rng, self.day, n)
         shares = (t.service_share, t.news_share, t.events_share, t.browse_share, t.missing_share)
@@ -141,13 +139,27 @@ class Day:
             incident = w.incidents[ki]
             m = len(times)
             if incident.kind == "viral_news":
-                parts.append((times, np.full(m, NEWS_I, np.int8), np.full(m, -1),
-                              np.full(m, incident.news_url), np.full(m, ki, np.int32)))
+                parts.append(
+                    (
+                        times,
+                        np.full(m, NEWS_I, np.int8),
+                        np.full(m, -1),
+                        np.full(m, incident.news_url),
+                        np.full(m, ki, np.int32),
+                    )
+                )
             else:
                 ss = np.array([s for s, _ in incident.services])
                 sp = np.array([p for _, p in incident.services])
-                parts.append((times, np.full(m, SERVICE, np.int8), ss[_choice(rng, sp, m)],
-                              np.zeros(m, np.int64), np.full(m, ki, np.int32)))
+                parts.append(
+                    (
+                        times,
+                        np.full(m, SERVICE, np.int8),
+                        ss[_choice(rng, sp, m)],
+                        np.zeros(m, np.int64),
+                        np.full(m, ki, np.int32),
+                    )
+                )
         start = np.concatenate([p[0] for p in parts])
         order = np.argsort(start, kind="stable")
         self.n = n = len(start)
@@ -170,23 +182,31 @@ class Day:
             m = self.incident == ki
             if not m.any():
                 continue
-            mix = {"storm": (0.6, 0.3, 0.0, 0.1, 0.0), "heat": (0.5, 0.2, 0.1, 0.2, 0.0),
-                   "campaign": (0.42, 0.2, 0.03, 0.0, 0.35),
-                   "viral_news": (0.05, 0.25, 0.1, 0.6, 0.0)}[incident.kind]
+            mix = {
+                "storm": (0.6, 0.3, 0.0, 0.1, 0.0),
+                "heat": (0.5, 0.2, 0.1, 0.2, 0.0),
+                "campaign": (0.42, 0.2, 0.03, 0.0, 0.35),
+                "viral_news": (0.05, 0.25, 0.1, 0.6, 0.0),
+            }[incident.kind]
             src[m] = _choice(rng, mix, int(m.sum()))
         self.source = src
         ext = np.zeros(n, dtype=np.int64)
         s = self.src
-        for code, ids, p in ((S_SEARCH, s.engine_ids, s.engine_p), (S_SOCIAL, s.social_ids, s.social_p),
-                             (S_REFERRAL, s.referral_ids, s.referral_p)):
+        for code, ids, p in (
+            (S_SEARCH, s.engine_ids, s.engine_p),
+            (S_SOCIAL, s.social_ids, s.social_p),
+            (S_REFERRAL, s.referral_ids, s.referral_p),
+        ):
             m = src == code
             ext[m] = ids[_choice(rng, p, int(m.sum()))]
         self.ext = ext
         # Assets: cached, loaded, or revalidated.
         u = rng.random(n)
-        self.asset_mode = np.where(u < t.cached_assets_share, 0,
-                                   np.where(u < t.cached_assets_share + t.revalidate_assets_share,
-                                            2, 1)).astype(np.int8)
+        self.asset_mode = np.where(
+            u < t.cached_assets_share,
+            0,
+            np.where(u < t.cached_assets_share + t.revalidate_assets_share, 2, 1),
+        ).astype(np.int8)
         # Clients.
         ips = make_ips(rng, n, t.ipv6_share)
         proto = np.where(rng.random(n) < 0.07, HTTP11, HTTP2).astype(np.int8)
@@ -218,16 +238,31 @@ class Day:
         d = np.where(self.mobile[idx], d * 0.85, d)
         return np.clip(d, 1200, self.max_dwell).astype(np.int64)
 
-    def view(self, idx: np.ndarray, url, kind: str = "page", etype: int = EV_PAGEVIEW,
-             ref=None, status: int = 200, redirect_from=None, query=None, results=None,
-             dwell=None, engage: bool = True, broken: bool = True) -> None:
+    def view(
+        self,
+        idx: np.ndarray,
+        url,
+        kind: str = "page",
+        etype: int = EV_PAGEVIEW,
+        ref=None,
+        status: int = 200,
+        redirect_from=None,
+        query=None,
+        results=None,
+        dwell=None,
+        engage: bool = True,
+        broken: bool = True,
+    ) -> None:
         n = len(idx)
         if n == 0:
             return
         rng, rows = self.rng, self.rows
         url = np.broadcast_to(np.asarray(url, dtype=np.int64), (n,)).copy()
-        ref = self.cur[idx].copy() if ref is None else np.broadcast_to(
-            np.asarray(ref, dtype=np.int64), (n,)).copy()
+        ref = (
+            self.cur[idx].copy()
+            if ref is None
+            else np.broadcast_to(np.asarray(ref, dtype=np.int64), (n,)).copy()
+        )
         t0 = self.t[idx].copy()
         client = self.client[idx]
         if redirect_from is not None:
@@ -239,15 +274,25 @@ class Day:
         need = self.asset_mode[idx] > 0
         if need.any():
             self._assets(idx[need], t0[need], url[need])
-        img = self.w.image_of[np.minimum(url, len(self.w.image_of) - 1)] * (url < len(self.w.image_of))
+        img = self.w.image_of[np.minimum(url, len(self.w.image_of) - 1)] * (
+            url < len(self.w.image_of)
+        )
         m = img > 0
         if m.any():
-            rows.add_log(t0[m] + rng.integers(150, 900, int(m.sum())), client[m], img[m], 200, url[m])
+            rows.add_log(
+                t0[m] + rng.integers(150, 900, int(m.sum())), client[m], img[m], 200, url[m]
+            )
         d = self.dwell(idx, kind) if dwell is None else np.asarray(dwell, dtype=np.int64)
         render = np.minimum(rng.integers(250, 1800, n) + self.mobile[idx] * 350, d // 2)
-        rows.add_event(t0 + render, client, etype, url, ref,
-                       query=-1 if query is None else query,
-                       results=-1 if results is None else results)
+        rows.add_event(
+            t0 + render,
+            client,
+            etype,
+            url,
+            ref,
+            query=-1 if query is None else query,
+            results=-1 if results is None else results,
+        )
         if engage:
             active = (d * rng.uniform(0.4, 0.97, n)).astype(np.int64)
             rows.add_event(t0 + d, client, EV_ENGAGEMENT, url, eng=active)
@@ -281,20 +326,40 @@ class Day:
             home = pl == c.home
             hero = np.where(dev == DESKTOP, c.asset_hero_desktop, c.asset_hero_mobile)
             if home.any():
-                rows.add_log(tl[home] + rng.integers(100, 600, int(home.sum())), cl[home],
-                             hero[home], 200, pl[home])
+                rows.add_log(
+                    tl[home] + rng.integers(100, 600, int(home.sum())),
+                    cl[home],
+                    hero[home],
+                    200,
+                    pl[home],
+                )
             other = ~home
             if other.any():
-                rows.add_log(tl[other] + rng.integers(80, 500, int(other.sum())), cl[other],
-                             c.asset_icons, 200, pl[other])
+                rows.add_log(
+                    tl[other] + rng.integers(80, 500, int(other.sum())),
+                    cl[other],
+                    c.asset_icons,
+                    200,
+                    pl[other],
+                )
             desk = dev == DESKTOP
             if desk.any():
-                rows.add_log(tl[desk] + rng.integers(5, 80, int(desk.sum())), cl[desk],
-                             c.asset_print, 200, pl[desk])
+                rows.add_log(
+                    tl[desk] + rng.integers(5, 80, int(desk.sum())),
+                    cl[desk],
+                    c.asset_print,
+                    200,
+                    pl[desk],
+                )
             touch = (dev == MOBILE) & (rng.random(k) < 0.35)
             if touch.any():
-                rows.add_log(tl[touch] + rng.integers(400, 2000, int(touch.sum())), cl[touch],
-                             c.asset_touch, 200, pl[touch])
+                rows.add_log(
+                    tl[touch] + rng.integers(400, 2000, int(touch.sum())),
+                    cl[touch],
+                    c.asset_touch,
+                    200,
+                    pl[touch],
+                )
         self.asset_mode[idx] = 0
 
     def _broken_clicks(self, idx: np.ndarray, url: np.ndarray) -> None:
@@ -308,14 +373,16 @@ class Day:
             return
         ci = idx[sel]
         links = self.w.problems.broken
-        targets = np.array([links[self.rnd.choice(refs[int(u)])].url for u in url[sel]],
-                           dtype=np.int64)
+        targets = np.array(
+            [links[self.rnd.choice(refs[int(u)])].url for u in url[sel]], dtype=np.int64
+        )
         back = self.cur[ci].copy()
         self.view(ci, targets, kind="notfound", etype=EV_NOT_FOUND, status=404, broken=False)
         rage = self.rng.random(len(ci)) < 0.12
         if rage.any():
-            self.rows.add_event(self.page_t0[ci[rage]] + 2500, self.client[ci[rage]], EV_RAGE,
-                                targets[rage])
+            self.rows.add_event(
+                self.page_t0[ci[rage]] + 2500, self.client[ci[rage]], EV_RAGE, targets[rage]
+            )
         self.cur[ci] = back
         for u in targets.tolist():
             k = next(i for i, b in enumerate(links) if b.url == u)
@@ -332,13 +399,22 @@ class Day:
         self.missing(np.flatnonzero(self.intent == MISSING))
         self.browse_more()
         self.pair_return_visits()
-        out = np.where(self.intent == SERVICE,
-                       np.where(self.outcome >= 0, self.outcome,
-                                np.where(self.found, O_FOUND, O_GAVE_UP)),
-                       np.where(self.intent == MISSING, O_GAVE_UP, -1))
+        out = np.where(
+            self.intent == SERVICE,
+            np.where(self.outcome >= 0, self.outcome, np.where(self.found, O_FOUND, O_GAVE_UP)),
+            np.where(self.intent == MISSING, O_GAVE_UP, -1),
+        )
         tracked = self.w.clients.tracked[self.client]
-        self.w.truth.add_visits(self.day, self.period, self.intent, self.svc, out.astype(np.int8),
-                                self.fail_field, self.nsearch, tracked)
+        self.w.truth.add_visits(
+            self.day,
+            self.period,
+            self.intent,
+            self.svc,
+            out.astype(np.int8),
+            self.fail_field,
+            self.nsearch,
+            tracked,
+        )
 
     def landing(self) -> None:
         c, rng, p = self.w.city, self.rng, self.params
@@ -347,8 +423,11 @@ class Day:
         src = self.source
         u = rng.random(n)
         is_svc = self.intent == SERVICE
-        deep_p = np.select([src == S_SEARCH, src == S_REFERRAL, src == S_CAMPAIGN, src == S_DIRECT],
-                           [p.seo[svc], 0.65, 1.0, 0.22], 0.3)
+        deep_p = np.select(
+            [src == S_SEARCH, src == S_REFERRAL, src == S_CAMPAIGN, src == S_DIRECT],
+            [p.seo[svc], 0.65, 1.0, 0.22],
+            0.3,
+        )
         deep = is_svc & (u < deep_p)
         page = np.array([s.page for s in c.services], dtype=np.int64)
         landing = np.full(n, c.home, dtype=np.int64)
@@ -375,8 +454,11 @@ class Day:
         landing[viral] = self.target[viral]
         m = self.intent == EVENTS_I
         ev = np.array(c.events, dtype=np.int64)
-        landing[m] = np.where(rng.random(int(m.sum())) < 0.5, c.events_index,
-                              ev[rng.integers(0, len(ev), int(m.sum()))])
+        landing[m] = np.where(
+            rng.random(int(m.sum())) < 0.5,
+            c.events_index,
+            ev[rng.integers(0, len(ev), int(m.sum()))],
+        )
         m = (self.intent == BROWSE) & (rng.random(n) < 0.45)
         gp = np.array(c.general_pages, dtype=np.int64)
         landing[m] = gp[_choice(rng, c.general_weights, int(m.sum()))]
@@ -388,8 +470,11 @@ class Day:
             old[s] = u_
         for s, u_ in c.short_urls.items():
             short[s] = u_
-        m = deep & ((src == S_SEARCH) | (src == S_REFERRAL)) & (
-            rng.random(n) < self.w.cfg.traffic.old_url_share * 4)
+        m = (
+            deep
+            & ((src == S_SEARCH) | (src == S_REFERRAL))
+            & (rng.random(n) < self.w.cfg.traffic.old_url_share * 4)
+        )
         redirect[m] = old[svc[m]]
         camp = deep & (src == S_CAMPAIGN)
         qr = camp & (rng.random(n) < 0.45)
@@ -398,7 +483,10 @@ class Day:
             s = c.services[svc[i]]
             landing[i] = c.urls.add(
                 f"/leistungen/{s.slug}?utm_source=brief&utm_medium=qr&utm_campaign={s.slug}",
-                PAGE, c.urls.titles[s.page], c.urls.sizes[s.page])
+                PAGE,
+                c.urls.titles[s.page],
+                c.urls.sizes[s.page],
+            )
         idx = np.arange(n)
         home_old = (landing == c.home) & (self.source == S_REFERRAL) & (rng.random(n) < 0.15)
         redirect[home_old] = c.urls.index["/index.php"]
@@ -407,9 +495,11 @@ class Day:
         for kval, kname in ((0, "home"), (1, "page")):
             sel = idx[kind == kval]
             if kval == 1:
-                for sub, kn in ((sel[deep[sel]], "service"),
-                                (sel[np.isin(self.kind_of(landing[sel]), (NEWS,)) & ~deep[sel]], "news"),
-                                (sel[~deep[sel] & ~np.isin(self.kind_of(landing[sel]), (NEWS,))], "hub")):
+                for sub, kn in (
+                    (sel[deep[sel]], "service"),
+                    (sel[np.isin(self.kind_of(landing[sel]), (NEWS,)) & ~deep[sel]], "news"),
+                    (sel[~deep[sel] & ~np.isin(self.kind_of(landing[sel]), (NEWS,))], "hub"),
+                ):
                     self.view(sub, landing[sub], kn, ref=self.ext[sub], redirect_from=redirect[sub])
             else:
                 self.view(sel, landing[sel], kname, ref=self.ext[sel], redirect_from=redirect[sel])
@@ -446,8 +536,9 @@ class Day:
             if len(nav):
                 s = self.svc[nav]
                 ok = rng.random(len(nav)) < self.params.nav[s]
-                good_hub = np.array([self.rnd.choice(c.services[x].hubs) for x in s.tolist()],
-                                    dtype=np.int64)
+                good_hub = np.array(
+                    [self.rnd.choice(c.services[x].hubs) for x in s.tolist()], dtype=np.int64
+                )
                 wrong = all_hubs[rng.integers(0, len(all_hubs), len(nav))]
                 # Failed navigators sometimes reach the right hub and still miss the link.
                 hub = np.where(ok | (rng.random(len(nav)) < 0.3), good_hub, wrong)
@@ -527,10 +618,13 @@ class Day:
         ol = ~dl & (nout > 0) & (rng.random(len(rest)) < j.outlink_share)
         oi = rest[ol]
         if len(oi):
-            targets = np.array([self.rnd.choice(c.services[x].outlink_urls)
-                                for x in self.svc[oi].tolist()], dtype=np.int64)
+            targets = np.array(
+                [self.rnd.choice(c.services[x].outlink_urls) for x in self.svc[oi].tolist()],
+                dtype=np.int64,
+            )
             t = self.page_t0[oi] + (self.page_dwell[oi] * rng.uniform(0.4, 0.95, len(oi))).astype(
-                np.int64)
+                np.int64
+            )
             self.rows.add_event(t, self.client[oi], EV_OUTLINK, self.cur[oi], target=targets)
             self.t[oi] = np.maximum(self.t[oi], t + 1000)
             self.outcome[oi] = O_FOUND
@@ -547,8 +641,13 @@ class Day:
         rows.add_log(t + rng.integers(20, 120, n), self.client[idx], pdf, 200, page)
         ranged = rng.random(n) < 0.25
         if ranged.any():
-            rows.add_log(t[ranged] + rng.integers(300, 900, int(ranged.sum())),
-                         self.client[idx[ranged]], pdf[ranged], 206, page[ranged])
+            rows.add_log(
+                t[ranged] + rng.integers(300, 900, int(ranged.sum())),
+                self.client[idx[ranged]],
+                pdf[ranged],
+                206,
+                page[ranged],
+            )
         self.outcome[idx] = O_FOUND
 
     def form(self, idx: np.ndarray) -> None:
@@ -592,22 +691,30 @@ class Day:
         t0 = self.page_t0[idx]
         client = self.client[idx]
         first_field = fields[:, 0]
-        rows.add_event(t0 + intro.astype(np.int64), client, EV_FORM_START, forms, form=s,
-                       field=first_field)
+        rows.add_event(
+            t0 + intro.astype(np.int64), client, EV_FORM_START, forms, form=s, field=first_field
+        )
         np.add.at(w.truth.form_starts[self.period], s, 1)
         cum = np.cumsum(ft, axis=1)
         shown = err & touched
         ii, jj = np.nonzero(shown)
         if len(ii):
             te = t0[ii] + (intro[ii] + cum[ii, jj]).astype(np.int64)
-            rows.add_event(te, client[ii], EV_FORM_ERROR, forms[ii], form=s[ii], field=fields[ii, jj])
+            rows.add_event(
+                te, client[ii], EV_FORM_ERROR, forms[ii], form=s[ii], field=fields[ii, jj]
+            )
             for a, b in zip(s[ii].tolist(), fields[ii, jj].tolist(), strict=True):
                 w.truth.form_errors[(a, b, self.period)] += 1
-            rage = rng.random(len(ii)) < np.where(problem[ii, jj], j.rage_click_on_error,
-                                                   j.rage_click_on_error * 0.2)
+            rage = rng.random(len(ii)) < np.where(
+                problem[ii, jj], j.rage_click_on_error, j.rage_click_on_error * 0.2
+            )
             if rage.any():
-                rows.add_event(te[rage] + rng.integers(800, 3000, int(rage.sum())),
-                               client[ii[rage]], EV_RAGE, forms[ii[rage]])
+                rows.add_event(
+                    te[rage] + rng.integers(800, 3000, int(rage.sum())),
+                    client[ii[rage]],
+                    EV_RAGE,
+                    forms[ii[rage]],
+                )
         leave = t0 + dwell
         # Abandoned: outcome and the page's engagement at leaving.
         gone = stop < nf
@@ -626,16 +733,32 @@ class Day:
         dclient = self.client[di]
         dform = forms[done]
         rows.add_log(ts, dclient, dform, np.where(fail1, 503, 302), dform, method=POST)
-        rows.add_event(ts[fail1] + rng.integers(300, 1500, int(fail1.sum())), dclient[fail1],
-                       EV_FORM_ERROR, dform[fail1], form=ds[fail1])
+        rows.add_event(
+            ts[fail1] + rng.integers(300, 1500, int(fail1.sum())),
+            dclient[fail1],
+            EV_FORM_ERROR,
+            dform[fail1],
+            form=ds[fail1],
+        )
         retry = fail1 & (rng.random(len(di)) < j.outage_retry)
         t2 = ts + rng.integers(20_000, 90_000, len(di))
         p2 = outage_failure(w.incidents, ds, t2)
         fail2 = retry & (rng.random(len(di)) < p2)
-        rows.add_log(t2[retry], dclient[retry], dform[retry], np.where(fail2[retry], 503, 302),
-                     dform[retry], method=POST)
-        rows.add_event(t2[fail2] + rng.integers(300, 1500, int(fail2.sum())), dclient[fail2],
-                       EV_FORM_ERROR, dform[fail2], form=ds[fail2])
+        rows.add_log(
+            t2[retry],
+            dclient[retry],
+            dform[retry],
+            np.where(fail2[retry], 503, 302),
+            dform[retry],
+            method=POST,
+        )
+        rows.add_event(
+            t2[fail2] + rng.integers(300, 1500, int(fail2.sum())),
+            dclient[fail2],
+            EV_FORM_ERROR,
+            dform[fail2],
+            form=ds[fail2],
+        )
         rage = fail1 & (rng.random(len(di)) < 0.3)
         rows.add_event(ts[rage] + 2000, dclient[rage], EV_RAGE, dform[rage])
         ok = ~fail1 | (retry & ~fail2)
@@ -683,7 +806,7 @@ class Day:
         left = getattr(self, "_left", np.zeros(0, np.int64))
         p_more = t.extra_pages_mean / (1.0 + t.extra_pages_mean)
         boost = np.where(self.intent == BROWSE, 0.3, 0.0)
-        active = np.flatnonzero((rng.random(self.n) < p_more + boost))
+        active = np.flatnonzero(rng.random(self.n) < p_more + boost)
         active = np.setdiff1d(active, left)
         news_ids, news_p = self._news_weights()
         gp = np.array(c.general_pages, dtype=np.int64)

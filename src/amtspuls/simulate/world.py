@@ -121,8 +121,12 @@ def build_world(cfg: SimConfig) -> World:
     image_of = np.zeros(len(urls), dtype=np.int64)
     for item in city.news:
         slug = slugify(item.title)[:40].rstrip("-")
-        image_of[item.url] = urls.add(f"/fileadmin/_processed_/aktuelles/{slug}.jpg", 4, "",
-                                      90_000 + (item.url * 7919) % 150_000)
+        image_of[item.url] = urls.add(
+            f"/fileadmin/_processed_/aktuelles/{slug}.jpg",
+            4,
+            "",
+            90_000 + (item.url * 7919) % 150_000,
+        )
     assert all(urls.kinds[i.url] == NEWS for i in city.news)
     world.image_of = np.concatenate([image_of, np.zeros(len(urls) - len(image_of), np.int64)])
     return world

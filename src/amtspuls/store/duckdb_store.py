@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -13,8 +13,64 @@ import pyarrow as pa
 
 from amtspuls.config import Settings
 from amtspuls.errors import UserError
+from amtspuls.localtime import local_days, offsets_table, sql_join, sql_local
 from amtspuls.model import EVENT_SCHEMA, Site
 from amtspuls.store.schema import MIGRATIONS
+
+# Per-day report dimensions, from the day's sessions (visits, by start) and events.
+_DIMS_SQL = """
+INSERT INTO daily_dims
+SELECT {sid}, day, 'entry', entry_path, '', count(*), count(DISTINCT visitor_id), 0,
+       count(*) FILTER (WHERE is_bounce), 0, 0, 0
+FROM day_sessions WHERE entry_path IS NOT NULL GROUP BY day, entry_path;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'exit', exit_path, '', count(*), count(DISTINCT visitor_id), 0, 0, 0, 0, 0
+FROM day_sessions WHERE exit_path IS NOT NULL GROUP BY day, exit_path;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'referrer', coalesce(referrer_class, 'direct'),
+       coalesce(CASE WHEN referrer_class = 'campaign' THEN campaign ELSE referrer_host END, ''),
+       count(*), count(DISTINCT visitor_id), 0, count(*) FILTER (WHERE is_bounce), 0, 0, 0
+FROM day_sessions WHERE coalesce(referrer_class, 'direct') <> 'internal' GROUP BY ALL;
+INSERT INTO daily_dims
+SELECT {sid}, day, dim, coalesce(key, 'other'), '', count(*), count(DISTINCT visitor_id),
+       0, 0, 0, 0, 0
+FROM (
+    SELECT day, visitor_id, 'device' AS dim, device AS key FROM day_sessions
+    UNION ALL SELECT day, visitor_id, 'browser', browser FROM day_sessions
+    UNION ALL SELECT day, visitor_id, 'os', os FROM day_sessions
+) GROUP BY ALL;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'page', path, '', 0, count(DISTINCT visitor_id), count(*), 0, 0,
+       count(*) FILTER (WHERE type = 'pageview'), count(*) FILTER (WHERE type = 'search')
+FROM day_events WHERE type IN ('pageview', 'search', 'not_found') GROUP BY day, path;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'download', coalesce(target, path), '', 0, count(DISTINCT visitor_id),
+       count(*), 0, 0, 0, 0
+FROM day_events WHERE type = 'download' GROUP BY ALL;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'not_found', path, '', 0, count(DISTINCT visitor_id), count(*), 0,
+       count(*) FILTER (WHERE referrer_class = 'internal'), 0, 0
+FROM day_events WHERE type = 'not_found' GROUP BY day, path;
+INSERT INTO daily_dims
+SELECT {sid}, day, 'not_found_ref', path, referrer_path, 0, count(DISTINCT visitor_id),
+       count(*), 0, 0, 0, 0
+FROM day_events
+WHERE type = 'not_found' AND referrer_class = 'internal' AND referrer_path IS NOT NULL
+GROUP BY ALL;
+INSERT INTO daily_dims
+SELECT {sid}, coalesce(e.day, s.day), 'hour', coalesce(e.hour, s.hour), '',
+       coalesce(s.visits, 0), coalesce(e.visitors, 0), 0, 0, 0,
+       coalesce(e.pageviews, 0), coalesce(e.searches, 0)
+FROM (
+    SELECT day, strftime(local_ts, '%H') AS hour, count(DISTINCT visitor_id) AS visitors,
+           count(*) FILTER (WHERE type = 'pageview') AS pageviews,
+           count(*) FILTER (WHERE type = 'search') AS searches
+    FROM day_events GROUP BY ALL
+) e FULL JOIN (
+    SELECT day, strftime(local_start, '%H') AS hour, count(*) AS visits
+    FROM day_sessions GROUP BY ALL
+) s ON e.day = s.day AND e.hour = s.hour;
+"""
 
 
 class DuckDBStore:
@@ -86,23 +142,28 @@ class DuckDBStore:
             search_params=tuple(settings.get("search_params", ())),
         )
 
+    # Reads on the shared connection take the lock: the live ingest writes batches on
+    # it from another thread (a read in between would run inside that transaction).
     def get_site(self, domain: str) -> Site | None:
-        rows = self.con.execute(
-            "SELECT id, domain, timezone, settings FROM sites WHERE domain = ?",
-            [normalise_domain(domain)],
-        ).fetchall()
+        with self._lock:
+            rows = self.con.execute(
+                "SELECT id, domain, timezone, settings FROM sites WHERE domain = ?",
+                [normalise_domain(domain)],
+            ).fetchall()
         return self._site(rows[0]) if rows else None
 
     def site_by_id(self, site_id: int) -> Site | None:
-        rows = self.con.execute(
-            "SELECT id, domain, timezone, settings FROM sites WHERE id = ?", [site_id]
-        ).fetchall()
+        with self._lock:
+            rows = self.con.execute(
+                "SELECT id, domain, timezone, settings FROM sites WHERE id = ?", [site_id]
+            ).fetchall()
         return self._site(rows[0]) if rows else None
 
     def list_sites(self) -> list[Site]:
-        rows = self.con.execute(
-            "SELECT id, domain, timezone, settings FROM sites ORDER BY id"
-        ).fetchall()
+        with self._lock:
+            rows = self.con.execute(
+                "SELECT id, domain, timezone, settings FROM sites ORDER BY id"
+            ).fetchall()
         return [self._site(r) for r in rows]
 
     def add_site(self, domain: str, timezone: str | None = None) -> Site:
@@ -132,6 +193,14 @@ class DuckDBStore:
             "SELECT lines_done FROM imports WHERE fingerprint = ?", [fingerprint]
         ).fetchall()
         return int(rows[0][0]) if rows else 0
+
+    def forget_imports(self, fingerprints: Sequence[str]) -> None:
+        """Drop the progress rows of inputs that are gone (ingested live-tracking WAL
+        segments), so that they do not pile up."""
+        if fingerprints:
+            with self._lock:
+                self.con.execute("DELETE FROM imports WHERE list_contains(?, fingerprint)",
+                                 [list(fingerprints)])
 
     def prior_visits(self, site_id: int, visitor_ids: pa.Table, ts_from: datetime,
                      ts_to: datetime) -> pa.Table:
@@ -172,14 +241,12 @@ class DuckDBStore:
                 if events.num_rows:
                     con.register("new_events", events)
                     con.execute("INSERT INTO events SELECT * FROM new_events")
-                    con.execute(
-                        f"""
-                        INSERT INTO dirty_days
-                        SELECT DISTINCT {site.id},
-                               CAST(timezone($tz, ts AT TIME ZONE 'UTC') AS DATE)
-                        FROM new_events
-                        """,
-                        {"tz": site.timezone},
+                    # Local days touched: from the batch's time range (a handful of days),
+                    # not a time-zone conversion per event.
+                    ((lo, hi),) = con.execute("SELECT min(ts), max(ts) FROM new_events").fetchall()
+                    con.executemany(
+                        "INSERT INTO dirty_days VALUES (?, ?)",
+                        [(site.id, d) for d in local_days(site.timezone, lo, hi)],
                     )
                     con.unregister("new_events")
                 if sessions is not None and sessions.num_rows:
@@ -281,25 +348,46 @@ class DuckDBStore:
             return len(days)
 
     def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
-        tz = site.timezone.replace("'", "")
-        local = f"CAST(timezone('{tz}', ts AT TIME ZONE 'UTC') AS DATE)"
-        local_start = f"CAST(timezone('{tz}', start_ts AT TIME ZONE 'UTC') AS DATE)"
         sid = site.id
+        (lo_day, hi_day), = con.execute(
+            f"SELECT min(day), max(day) FROM dirty_days WHERE site_id = {sid}"
+        ).fetchall()
+        lo = datetime.combine(lo_day, datetime.min.time()) - timedelta(days=1)
+        hi = datetime.combine(hi_day, datetime.min.time()) + timedelta(days=2)
+        con.register("tz_offsets_arrow", offsets_table(site.timezone, lo, hi))
+        con.execute("CREATE OR REPLACE TEMP TABLE tz_offsets AS SELECT * FROM tz_offsets_arrow")
+        con.unregister("tz_offsets_arrow")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE touched_days AS
             SELECT DISTINCT day FROM dirty_days WHERE site_id = {sid};
             CREATE OR REPLACE TEMP TABLE day_events AS
-            SELECT *, {local} AS day FROM events
-            WHERE site_id = {sid}
-              AND ts >= (SELECT min(day) - INTERVAL 1 DAY FROM touched_days)
-              AND ts < (SELECT max(day) + INTERVAL 2 DAY FROM touched_days)
-              AND {local} IN (SELECT day FROM touched_days);
+            SELECT * FROM (
+                SELECT *, CAST(local_ts AS DATE) AS day FROM (
+                    SELECT e.*, {sql_local("e.ts")} AS local_ts FROM events e
+                    {sql_join("e.ts")}
+                    WHERE e.site_id = {sid} AND e.ts >= '{lo}' AND e.ts < '{hi}'
+                )
+            ) WHERE day IN (SELECT day FROM touched_days);
+            CREATE OR REPLACE TEMP TABLE day_sessions AS
+            SELECT * FROM (
+                SELECT *, CAST(local_start AS DATE) AS day FROM (
+                    SELECT s.*, {sql_local("s.start_ts")} AS local_start FROM sessions s
+                    {sql_join("s.start_ts")}
+                    WHERE s.site_id = {sid} AND s.start_ts >= '{lo}' AND s.start_ts < '{hi}'
+                )
+            ) WHERE day IN (SELECT day FROM touched_days);
+            """
+        )
+        con.execute(
+            f"""
             DELETE FROM daily_pages
             WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             DELETE FROM daily_services
             WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             DELETE FROM daily_site
+            WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
+            DELETE FROM daily_dims
             WHERE site_id = {sid} AND day IN (SELECT day FROM touched_days);
             INSERT INTO daily_pages
             SELECT {sid}, day, path, any_value(service_id), count(*), count(DISTINCT visitor_id)
@@ -315,24 +403,26 @@ class DuckDBStore:
                    count(*) FILTER (WHERE type = 'form_error')
             FROM day_events GROUP BY day, coalesce(service_id, 'none');
             INSERT INTO daily_site
-            SELECT {sid}, d.day, d.visitors, d.visits, d.pageviews,
-                   coalesce(s.bounces, 0), coalesce(s.duration_s, 0)
+            SELECT {sid}, d.day, d.visitors, coalesce(s.visits, 0), d.pageviews, d.searches,
+                   d.downloads, d.not_found, coalesce(s.bounces, 0),
+                   coalesce(s.duration_s, 0), coalesce(s.page_actions, 0)
             FROM (
                 SELECT day, count(DISTINCT visitor_id) AS visitors,
-                       count(DISTINCT session_id) AS visits,
-                       count(*) FILTER (WHERE type = 'pageview') AS pageviews
+                       count(*) FILTER (WHERE type = 'pageview') AS pageviews,
+                       count(*) FILTER (WHERE type = 'search') AS searches,
+                       count(*) FILTER (WHERE type = 'download') AS downloads,
+                       count(*) FILTER (WHERE type = 'not_found') AS not_found
                 FROM day_events GROUP BY day
             ) d LEFT JOIN (
-                SELECT {local_start} AS day,
-                       count(*) FILTER (WHERE is_bounce) AS bounces, sum(duration_s) AS duration_s
-                FROM sessions
-                WHERE site_id = {sid}
-                  AND start_ts >= (SELECT min(day) - INTERVAL 1 DAY FROM touched_days)
-                  AND start_ts < (SELECT max(day) + INTERVAL 2 DAY FROM touched_days)
-                GROUP BY 1
+                SELECT day, count(*) AS visits, count(*) FILTER (WHERE is_bounce) AS bounces,
+                       sum(duration_s) AS duration_s, sum(page_actions) AS page_actions
+                FROM day_sessions GROUP BY day
             ) s USING (day);
+            {_DIMS_SQL.format(sid=sid)}
             DROP TABLE day_events;
+            DROP TABLE day_sessions;
             DROP TABLE touched_days;
+            DROP TABLE tz_offsets;
             """
         )
 

@@ -1,154 +1,137 @@
-"""Report queries over the store (the SQL half of `analyze.reports`).
+"""Report queries (the SQL half of `analyze.reports`).
 
-Every query takes the site, a UTC time window [lo, hi) and the site's time zone, and
-returns rows as dicts. k-anonymity is applied by the caller on the `visitors` column."""
+Reports read the daily aggregates (`daily_site`, `daily_pages`, `daily_dims`), brought up
+to date first for any day whose events changed, so that they stay fast on months of raw
+events. Ranges are whole local days [day_from, day_to] in the site's time zone. Visitor
+ids change every day, so visitors over several days are the sum of the days' visitors —
+exactly what a distinct count over the raw events gives. k-anonymity is applied by the
+caller on the `visitors` column."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Any
 
-from amtspuls.model import PAGE_TYPES
+from amtspuls.model import Site
 from amtspuls.store.duckdb_store import DuckDBStore
 
-PAGE_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in PAGE_TYPES) + ")"
-INTERVALS = {"hour": "hour", "day": "day", "week": "week"}
+INTERVALS = ("hour", "day", "week")
 
 
 class ReportQueries:
-    def __init__(self, store: DuckDBStore, site_id: int, tz: str, lo: datetime, hi: datetime,
+    def __init__(self, store: DuckDBStore, site: Site, day_from: date, day_to: date,
                  limit: int = 100) -> None:
         self.store = store
-        self.p: dict[str, Any] = {"site": site_id, "lo": lo, "hi": hi, "tz": tz, "limit": limit}
+        self.p: dict[str, Any] = {"site": site.id, "lo": day_from, "hi": day_to, "limit": limit}
+        store.refresh_daily(site)
 
     def _q(self, sql: str, **extra: Any) -> list[dict]:
         params = {k: v for k, v in {**self.p, **extra}.items() if f"${k}" in sql}
         return self.store.query(sql, params)
 
+    def _dim(self, dim: str, select: str, order: str, where: str = "") -> list[dict]:
+        return self._q(
+            f"""
+            SELECT {select} FROM daily_dims
+            WHERE site_id = $site AND day BETWEEN $lo AND $hi AND dim = '{dim}' {where}
+            GROUP BY ALL ORDER BY {order} LIMIT $limit
+            """
+        )
+
     def overview(self) -> dict:
-        ev = self._q(
+        row = self._q(
             """
-            SELECT count(DISTINCT visitor_id) AS visitors,
-                   count(*) FILTER (WHERE type = 'pageview') AS pageviews,
-                   count(*) FILTER (WHERE type = 'search') AS searches,
-                   count(*) FILTER (WHERE type = 'download') AS downloads,
-                   count(*) FILTER (WHERE type = 'not_found') AS not_found
-            FROM events WHERE site_id = $site AND ts >= $lo AND ts < $hi
-            """
-        )[0]
-        se = self._q(
-            """
-            SELECT count(*) AS visits,
-                   count(*) FILTER (WHERE is_bounce) AS bounces,
-                   coalesce(avg(duration_s), 0) AS avg_visit_seconds,
-                   coalesce(avg(page_actions), 0) AS actions_per_visit
-            FROM sessions WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi
+            SELECT coalesce(sum(visitors), 0) AS visitors, coalesce(sum(visits), 0) AS visits,
+                   coalesce(sum(pageviews), 0) AS pageviews,
+                   coalesce(sum(searches), 0) AS searches,
+                   coalesce(sum(downloads), 0) AS downloads,
+                   coalesce(sum(not_found), 0) AS not_found,
+                   coalesce(sum(bounces), 0) AS bounces,
+                   coalesce(sum(duration_s), 0) AS duration_s,
+                   coalesce(sum(page_actions), 0) AS page_actions
+            FROM daily_site WHERE site_id = $site AND day BETWEEN $lo AND $hi
             """
         )[0]
-        visits = int(se["visits"])
+        visits = int(row["visits"])
         return {
-            "visitors": int(ev["visitors"]),
+            "visitors": int(row["visitors"]),
             "visits": visits,
-            "pageviews": int(ev["pageviews"]),
-            "searches": int(ev["searches"]),
-            "downloads": int(ev["downloads"]),
-            "not_found": int(ev["not_found"]),
-            "bounce_rate": round(se["bounces"] / visits, 4) if visits else 0.0,
-            "avg_visit_seconds": round(float(se["avg_visit_seconds"]), 1),
-            "actions_per_visit": round(float(se["actions_per_visit"]), 2),
+            "pageviews": int(row["pageviews"]),
+            "searches": int(row["searches"]),
+            "downloads": int(row["downloads"]),
+            "not_found": int(row["not_found"]),
+            "bounce_rate": round(row["bounces"] / visits, 4) if visits else 0.0,
+            "avg_visit_seconds": round(float(row["duration_s"]) / visits, 1) if visits else 0.0,
+            "actions_per_visit": round(float(row["page_actions"]) / visits, 2) if visits else 0.0,
         }
 
     def pages(self) -> list[dict]:
         return self._q(
             """
-            SELECT path, count(*) AS pageviews, count(DISTINCT visitor_id) AS visitors,
+            SELECT path, sum(pageviews) AS pageviews, sum(visitors) AS visitors,
                    any_value(service_id) AS service_id
-            FROM events
-            WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'pageview'
+            FROM daily_pages WHERE site_id = $site AND day BETWEEN $lo AND $hi
             GROUP BY path ORDER BY pageviews DESC, path LIMIT $limit
             """
         )
 
     def entry_pages(self) -> list[dict]:
-        return self._q(
-            """
-            SELECT entry_path AS path, count(*) AS entries,
-                   count(DISTINCT visitor_id) AS visitors,
-                   round(avg(CASE WHEN is_bounce THEN 1 ELSE 0 END), 4) AS bounce_rate
-            FROM sessions
-            WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi AND entry_path IS NOT NULL
-            GROUP BY entry_path ORDER BY entries DESC, path LIMIT $limit
-            """
+        return self._dim(
+            "entry",
+            "key AS path, sum(visits) AS entries, sum(visitors) AS visitors, "
+            "round(sum(bounces) / sum(visits), 4) AS bounce_rate",
+            "entries DESC, path",
         )
 
     def exit_pages(self) -> list[dict]:
         return self._q(
             """
             WITH x AS (
-                SELECT exit_path AS path, count(*) AS exits, count(DISTINCT visitor_id) AS visitors
-                FROM sessions
-                WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi
-                  AND exit_path IS NOT NULL
-                GROUP BY exit_path
+                SELECT key AS path, sum(visits) AS exits, sum(visitors) AS visitors
+                FROM daily_dims
+                WHERE site_id = $site AND day BETWEEN $lo AND $hi AND dim = 'exit'
+                GROUP BY key
             ), v AS (
-                SELECT path, count(*) AS pageviews FROM events
-                WHERE site_id = $site AND ts >= $lo AND ts < $hi
-                  AND type IN """ + PAGE_TYPES_SQL + """
-                GROUP BY path
+                SELECT key AS path, sum(hits) AS views
+                FROM daily_dims
+                WHERE site_id = $site AND day BETWEEN $lo AND $hi AND dim = 'page'
+                GROUP BY key
             )
             SELECT x.path, x.exits, x.visitors,
-                   round(x.exits / greatest(coalesce(v.pageviews, 0), x.exits), 4) AS exit_rate
+                   round(x.exits / greatest(coalesce(v.views, 0), x.exits), 4) AS exit_rate
             FROM x LEFT JOIN v USING (path)
             ORDER BY x.exits DESC, x.path LIMIT $limit
             """
         )
 
     def referrers(self) -> list[dict]:
-        return self._q(
-            """
-            SELECT coalesce(referrer_class, 'direct') AS referrer_class,
-                   coalesce(CASE WHEN referrer_class = 'campaign' THEN campaign
-                                 ELSE referrer_host END, '') AS source,
-                   count(*) AS visits, count(DISTINCT visitor_id) AS visitors,
-                   round(avg(CASE WHEN is_bounce THEN 1 ELSE 0 END), 4) AS bounce_rate
-            FROM sessions
-            WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi
-              AND coalesce(referrer_class, 'direct') <> 'internal'
-            GROUP BY 1, 2 ORDER BY visits DESC, 1, 2 LIMIT $limit
-            """
+        return self._dim(
+            "referrer",
+            "key AS referrer_class, key2 AS source, sum(visits) AS visits, "
+            "sum(visitors) AS visitors, round(sum(bounces) / sum(visits), 4) AS bounce_rate",
+            "visits DESC, referrer_class, source",
         )
 
     def devices(self) -> dict[str, list[dict]]:
-        out = {}
-        for key, col in (("devices", "device"), ("browsers", "browser"), ("os", "os")):
-            out[key] = self._q(
-                f"""
-                SELECT coalesce({col}, 'other') AS name, count(*) AS visits,
-                       count(DISTINCT visitor_id) AS visitors
-                FROM sessions
-                WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi
-                GROUP BY 1 ORDER BY visits DESC, 1 LIMIT $limit
-                """
-            )
-        return out
+        return {
+            key: self._dim(dim, "key AS name, sum(visits) AS visits, sum(visitors) AS visitors",
+                           "visits DESC, name")
+            for key, dim in (("devices", "device"), ("browsers", "browser"), ("os", "os"))
+        }
 
     def not_found(self) -> list[dict]:
-        rows = self._q(
-            """
-            SELECT path, count(*) AS hits, count(DISTINCT visitor_id) AS visitors,
-                   count(*) FILTER (WHERE referrer_class = 'internal') AS internal_hits
-            FROM events
-            WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'not_found'
-            GROUP BY path ORDER BY hits DESC, path LIMIT $limit
-            """
+        rows = self._dim(
+            "not_found",
+            "key AS path, sum(hits) AS hits, sum(visitors) AS visitors, "
+            "sum(internal_hits) AS internal_hits",
+            "hits DESC, path",
         )
         refs = self._q(
             """
-            SELECT path, referrer_path, count(*) AS hits
-            FROM events
-            WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'not_found'
-              AND referrer_class = 'internal' AND referrer_path IS NOT NULL
-            GROUP BY path, referrer_path ORDER BY hits DESC, referrer_path
+            SELECT key AS path, key2 AS referrer_path, sum(hits) AS hits
+            FROM daily_dims
+            WHERE site_id = $site AND day BETWEEN $lo AND $hi AND dim = 'not_found_ref'
+            GROUP BY ALL ORDER BY hits DESC, referrer_path
             """
         )
         by_path: dict[str, list[dict]] = {}
@@ -161,60 +144,69 @@ class ReportQueries:
         return rows
 
     def downloads(self) -> list[dict]:
-        return self._q(
-            """
-            SELECT coalesce(target, path) AS target, count(*) AS downloads,
-                   count(DISTINCT visitor_id) AS visitors, any_value(service_id) AS service_id
-            FROM events
-            WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'download'
-            GROUP BY 1 ORDER BY downloads DESC, 1 LIMIT $limit
-            """
+        return self._dim(
+            "download",
+            "key AS target, sum(hits) AS downloads, sum(visitors) AS visitors",
+            "downloads DESC, target",
         )
 
     def timeseries(self, interval: str) -> list[dict]:
-        unit = INTERVALS[interval]
-        local = "timezone($tz, ts AT TIME ZONE 'UTC')"
-        local_start = "timezone($tz, start_ts AT TIME ZONE 'UTC')"
+        if interval == "hour":
+            return self._q(
+                """
+                SELECT strftime(day, '%Y-%m-%d') || 'T' || key || ':00:00' AS period,
+                       sum(visitors) AS visitors, sum(visits) AS visits,
+                       sum(pageviews) AS pageviews, sum(searches) AS searches
+                FROM daily_dims
+                WHERE site_id = $site AND day BETWEEN $lo AND $hi AND dim = 'hour'
+                GROUP BY ALL ORDER BY period
+                """
+            )
+        bucket = "day" if interval == "day" else "date_trunc('week', day)"
         return self._q(
             f"""
-            WITH e AS (
-                SELECT date_trunc('{unit}', {local}) AS bucket,
-                       count(DISTINCT visitor_id) AS visitors,
-                       count(*) FILTER (WHERE type = 'pageview') AS pageviews,
-                       count(*) FILTER (WHERE type = 'search') AS searches
-                FROM events WHERE site_id = $site AND ts >= $lo AND ts < $hi
-                GROUP BY 1
-            ), s AS (
-                SELECT date_trunc('{unit}', {local_start}) AS bucket, count(*) AS visits
-                FROM sessions WHERE site_id = $site AND start_ts >= $lo AND start_ts < $hi
-                GROUP BY 1
-            )
-            SELECT strftime(coalesce(e.bucket, s.bucket), '%Y-%m-%dT%H:%M:%S') AS period,
-                   coalesce(e.visitors, 0) AS visitors, coalesce(s.visits, 0) AS visits,
-                   coalesce(e.pageviews, 0) AS pageviews, coalesce(e.searches, 0) AS searches
-            FROM e FULL JOIN s ON e.bucket = s.bucket
-            ORDER BY 1
+            SELECT strftime({bucket}, '%Y-%m-%dT00:00:00') AS period,
+                   sum(visitors) AS visitors, sum(visits) AS visits,
+                   sum(pageviews) AS pageviews, sum(searches) AS searches
+            FROM daily_site WHERE site_id = $site AND day BETWEEN $lo AND $hi
+            GROUP BY ALL ORDER BY period
             """
         )
 
     def traffic(self) -> list[dict]:
-        """Per day: stored events and counted-but-dropped lines by reason (bots, static …)."""
+        """Per local day: stored events by type and counted-but-dropped lines by reason
+        (bots, static files, redirects …)."""
         return self._q(
             """
             WITH k AS (
                 SELECT day, reason, sum(n) AS n FROM ingest_counts
-                WHERE site_id = $site AND day >= CAST($lo AS DATE) AND day < CAST($hi AS DATE)
+                WHERE site_id = $site AND day BETWEEN $lo AND $hi
                 GROUP BY day, reason
             ), e AS (
-                SELECT CAST(ts AS DATE) AS day, type AS reason, count(*) AS n FROM events
-                WHERE site_id = $site AND ts >= $lo AND ts < $hi GROUP BY 1, 2
+                UNPIVOT (
+                    SELECT s.day, s.pageviews AS pageview, s.searches AS search,
+                           s.downloads AS download, s.not_found AS not_found,
+                           coalesce(f.form_start, 0) AS form_start,
+                           coalesce(f.form_submit, 0) AS form_submit,
+                           coalesce(f.form_error, 0) AS form_error
+                    FROM daily_site s LEFT JOIN (
+                        SELECT day, sum(form_starts) AS form_start,
+                               sum(form_submits) AS form_submit, sum(form_errors) AS form_error
+                        FROM daily_services WHERE site_id = $site GROUP BY day
+                    ) f USING (day)
+                    WHERE s.site_id = $site AND s.day BETWEEN $lo AND $hi
+                ) ON COLUMNS(* EXCLUDE (day)) INTO NAME reason VALUE n
             )
             SELECT strftime(day, '%Y-%m-%d') AS day, reason, n FROM (
-                SELECT * FROM k UNION ALL SELECT * FROM e
+                SELECT * FROM k UNION ALL SELECT * FROM e WHERE n > 0
             ) ORDER BY day, reason
             """
         )
 
-    def data_range(self) -> tuple[datetime | None, datetime | None]:
-        rows = self._q("SELECT min(ts) AS lo, max(ts) AS hi FROM events WHERE site_id = $site")
-        return rows[0]["lo"], rows[0]["hi"]
+
+def last_day(store: DuckDBStore, site: Site) -> date | None:
+    """The last local day with data (for the default range)."""
+    store.refresh_daily(site)
+    rows = store.query("SELECT max(day) AS d FROM daily_site WHERE site_id = $site",
+                       {"site": site.id})
+    return rows[0]["d"]

@@ -121,8 +121,79 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             visitors BIGINT NOT NULL,
             visits BIGINT NOT NULL,
             pageviews BIGINT NOT NULL,
+            searches BIGINT NOT NULL,
+            downloads BIGINT NOT NULL,
+            not_found BIGINT NOT NULL,
             bounces BIGINT NOT NULL,
-            duration_s DOUBLE NOT NULL
+            duration_s DOUBLE NOT NULL,
+            page_actions BIGINT NOT NULL
+        );
+        -- Per day and dimension (entry page, referrer, device, download, 404, hour …):
+        -- what the reports read, so that they stay fast on months of raw events.
+        -- Visitor ids change daily, so visitors over several days are a sum of days.
+        CREATE TABLE daily_dims (
+            site_id INTEGER NOT NULL,
+            day DATE NOT NULL,
+            dim VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            key2 VARCHAR NOT NULL,
+            visits BIGINT NOT NULL,
+            visitors BIGINT NOT NULL,
+            hits BIGINT NOT NULL,
+            bounces BIGINT NOT NULL,
+            internal_hits BIGINT NOT NULL,
+            pageviews BIGINT NOT NULL,
+            searches BIGINT NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "early warning: detector state, alerts and their deliveries",
+        """
+        -- One row per site: the streaming detector's baseline state (numpy arrays,
+        -- compressed) and the minute up to which events have been scored.
+        CREATE TABLE warning_state (
+            site_id INTEGER PRIMARY KEY,
+            last_minute BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            state BLOB NOT NULL,
+            updated TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE alert_ids START 1;
+        CREATE TABLE alerts (
+            id BIGINT PRIMARY KEY,
+            site_id INTEGER NOT NULL,
+            uid VARCHAR NOT NULL,
+            signal VARCHAR NOT NULL,
+            service_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            direction VARCHAR NOT NULL,
+            start_ts TIMESTAMP NOT NULL,
+            end_ts TIMESTAMP NOT NULL,
+            detected_ts TIMESTAMP NOT NULL,
+            observed DOUBLE NOT NULL,
+            expected DOUBLE NOT NULL,
+            score DOUBLE NOT NULL,
+            severity VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            evidence JSON,
+            updated TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (site_id, uid)
+        );
+        -- One row per alert and channel target: an outbox retried with backoff, so that
+        -- a receiver that is down does not lose the alert.
+        CREATE TABLE alert_deliveries (
+            alert_id BIGINT NOT NULL,
+            channel VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt TIMESTAMP,
+            last_error VARCHAR,
+            delivered_ts TIMESTAMP,
+            created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (alert_id, channel, target)
         );
         """,
     ),

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from amtspuls.collect.logs.formats import LogFormat, ParsedBatch, detect, get_format
 from amtspuls.collect.logs.reader import (
-    LineBatch,
     TruncatedInput,
     iter_batches,
     open_log,
@@ -88,7 +87,7 @@ def import_logs(
 
 
 def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
-                    timings: dict[str, float]) -> Iterator[tuple[LineBatch, ParsedBatch]]:
+                    timings: dict[str, float]) -> Iterator[tuple[int, int, ParsedBatch]]:
     """Read and parse in a background thread, one batch ahead of the ingest steps: the
     engine releases the interpreter lock, so reading, parsing and ingesting overlap on
     two cores."""
@@ -106,7 +105,10 @@ def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
                     timings["read"] = timings.get("read", 0.0) + t_parse - t_read
                     parsed = planned.fmt.parse(batch, engine)
                     timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
-                    handoff.put((batch, parsed))
+                    # Hand over only numbers and the parsed table: the text lines are freed.
+                    item = (batch.first_line_no, len(batch.lines), parsed)
+                    del batch
+                    handoff.put(item)
                     t_read = time.perf_counter()
             handoff.put(done)
         except BaseException as exc:  # handed to the consumer, raised there
@@ -133,9 +135,9 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
     done = store.import_progress(planned.fingerprint)
     lines_done = done
     try:
-        for batch, parsed in _parsed_batches(settings, planned, done, report.step_seconds):
-            n = len(batch.lines)
-            lines_done = batch.first_line_no + n - 1
+        for first_line_no, n, parsed in _parsed_batches(settings, planned, done,
+                                                         report.step_seconds):
+            lines_done = first_line_no + n - 1
             imported = n - len(parsed.malformed)
             for reason, count in parsed.skipped.items():
                 report.count(report.dropped, reason, count)
