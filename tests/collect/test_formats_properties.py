@@ -81,16 +81,19 @@ def _clf_time(moment: datetime) -> str:
     return moment.strftime("%d/%b/%Y:%H:%M:%S %z")
 
 
-def _check(hit: dict, ip, moment, method, path, status, size, referrer, agent) -> None:
+def _check(hit: dict, ip, moment, method, path, status, size, referrer, agent,
+           absent_agent: str | None = None) -> None:
+    """`absent_agent`: what a line without user agent carries (CLF writes "-": a client
+    that sent none, kept so that it counts as a bot; JSON formats leave the field out)."""
     assert hit["ip"] == ip
     assert hit["ts"] == moment.astimezone(UTC)
     assert (hit["method"], hit["url"], hit["status"]) == (method, path, status)
     assert hit["bytes"] == size
     assert hit["referrer"] == referrer
-    assert hit["user_agent"] == agent
+    assert hit["user_agent"] == (agent if agent is not None else absent_agent)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(rows=st.lists(st.tuples(st.one_of(ipv4, ipv6), moments, methods, paths, statuses, sizes,
                           referrers, agents), min_size=1, max_size=20))
 def test_combined_round_trip(rows, engine):
@@ -103,10 +106,10 @@ def test_combined_round_trip(rows, engine):
     assert parsed.malformed == []
     hits = {h["line_no"]: h for h in parsed.hits.to_pylist()}
     for i, row in enumerate(rows, 1):
-        _check(hits[i], *row)
+        _check(hits[i], *row, absent_agent="-")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(rows=st.lists(st.tuples(hosts, ipv4, moments, methods, paths, statuses, sizes, referrers,
                           agents), min_size=1, max_size=20))
 def test_vhost_combined_round_trip(rows, engine):
@@ -120,10 +123,10 @@ def test_vhost_combined_round_trip(rows, engine):
     hits = {h["line_no"]: h for h in parsed.hits.to_pylist()}
     for i, (host, *rest) in enumerate(rows, 1):
         assert hits[i]["host"] == host
-        _check(hits[i], *rest)
+        _check(hits[i], *rest, absent_agent="-")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(rows=st.lists(st.tuples(st.one_of(ipv4, ipv6), moments, methods, paths, statuses, sizes,
                           referrers, agents, hosts), min_size=1, max_size=20))
 def test_nginx_json_round_trip(rows, engine):
@@ -145,7 +148,7 @@ iis_agents = st.one_of(st.none(), st.from_regex(
     r"[A-Za-z][A-Za-z0-9/.;()]{0,20}( [A-Za-z0-9/.;()]{1,15}){0,4}", fullmatch=True))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(rows=st.lists(st.tuples(ipv4, moments, methods, paths, statuses, sizes, referrers,
                                iis_agents), min_size=1, max_size=20))
 def test_iis_round_trip(rows, engine):

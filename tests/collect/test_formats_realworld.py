@@ -27,7 +27,6 @@ FIREFOX121 = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/2010
 # The NCSA fast path in regex.py (not this suite's code) takes the first token of the
 # prefix as the client, without checking the line's shape, and does not yet choose the
 # client from an X-Forwarded-For chain as the other formats do; see the report to the lead.
-REGEX_PY = pytest.mark.xfail(strict=True, reason="needs the regex.py client/fast-path fix")
 
 # (file, detected format, lines, malformed line numbers, skipped reasons)
 FILES = [
@@ -67,11 +66,11 @@ FILES = [
     (FB + "apache/ssl-request.log", "apache_ssl_request", 2, [], {}),
     (FB + "apache/test-vhost.log", "vhost_combined", 1, [], {}),
     # line 7 is a vhost_combined line appended to a combined fixture
-    pytest.param(FB + "apache/test.log", "combined", 7, [7], {}, marks=REGEX_PY),
+    pytest.param(FB + "apache/test.log", "combined", 7, [7], {}),
     (FB + "iis/test-x-forward-for.log", "iis", 9, [], {}),
     (FB + "iis/test.log", "iis", 17, [], {"header": 12}),
     # line 13 is a vhost_combined line appended to a combined fixture
-    pytest.param(FB + "nginx/access.log", "combined", 13, [13], {}, marks=REGEX_PY),
+    pytest.param(FB + "nginx/access.log", "combined", 13, [13], {}),
     (FB + "nginx/test-with-host.log", "vhost_combined", 10, [], {}),
     (FB + "nginx/test.log", "combined", 7, [], {}),
     (FB + "traefik/test.log", "traefik_clf", 2, [], {}),
@@ -79,7 +78,7 @@ FILES = [
     (LN + "logfile_access_log.0", "combined", 3, [], {}),
     (LN + "logfile_access_log.1", "combined", 1, [], {}),
     # line 2 lacks the ident and user fields: lnav's example of a broken line
-    pytest.param(LN + "logfile_bad_access_log.0", "combined", 3, [2], {}, marks=REGEX_PY),
+    pytest.param(LN + "logfile_bad_access_log.0", "combined", 3, [2], {}),
     (LN + "logfile_caddy_log.0", "caddy_json", 39, [], {"non_access": 35}),
     (LN + "logfile_caddy_log.1", "caddy_json", 4, [], {}),
     (LN + "logfile_haproxy.0", "haproxy", 17, [], {"haproxy_event": 4}),
@@ -200,7 +199,7 @@ FIELDS: dict[str, dict[int, dict]] = {
         1: dict(ip="203.38.78.246", ts=utc("2013-02-05T07:01:26"), method="GET", status=200,
                 bytes=192, referrer="http://clearcode.cc/"),
         6: dict(ip="95.81.66.139", ts=utc("2013-10-28T23:48:46"), method="HEAD", url="/",
-                status=403, bytes=None, user_agent=None, referrer=None)},
+                status=403, bytes=None, user_agent="-", referrer=None)},
     M + "netscaler.log": {5: dict(
         ts=utc("2012-08-16T11:55:13"), ip="172.20.1.0", method="GET",
         url="/Citrix/XenApp/Wan/auth/login.jsp", status=302, bytes=355,
@@ -348,7 +347,7 @@ FIELDS: dict[str, dict[int, dict]] = {
     "goaccess-formats/ci_vcombined_sample.log": {
         2: dict(host="google.com:80", ip="::1", method="OPTIONS", url="*", status=200,
                 bytes=136, user_agent="Apache (internal dummy connection)"),
-        3: dict(ip="142.250.190.142", method=None, status=408, bytes=0, user_agent=None)},
+        3: dict(ip="142.250.190.142", method=None, status=408, bytes=0, user_agent="-")},
 }
 
 
@@ -371,7 +370,6 @@ CHAIN_FIELDS = {
 }
 
 
-@REGEX_PY
 def test_client_from_chain_in_regex_formats(engine):
     for rel, lines in CHAIN_FIELDS.items():
         result = run_file(real_log(rel), engine)
@@ -400,10 +398,9 @@ def test_nginx_against_filebeat_expected(engine):
         assert hit["status"] == doc["http.response.status_code"]
         assert hit["bytes"] == doc["http.response.body.bytes"]
         agent = doc["user_agent.original"]
-        assert hit["user_agent"] == (None if agent == "-" else agent)
+        assert hit["user_agent"] == agent  # "-" is kept: a client that sent none (a bot)
 
 
-@REGEX_PY
 def test_nginx_client_against_filebeat_expected(engine):
     """Filebeat picks the first public address of the chain (else the first): so do we."""
     path = real_log(FB + "nginx/test.log")

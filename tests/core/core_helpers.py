@@ -281,3 +281,19 @@ def clf_time(ts) -> str:
 def combined_line(ip: str, ts, request: str, status: int, ua: str, referrer: str = "-",
                   size: int = 1234) -> str:
     return f'{ip} - - [{clf_time(ts)}] "{request}" {status} {size} "{referrer}" "{ua}"'
+
+
+def import_inproc(data: Path, site: str, *paths, fmt: str = "auto") -> dict:
+    """`import-logs` without the process: the same function, its report as JSON."""
+    from amtspuls.collect.logs.importer import import_logs
+    from amtspuls.config import load_settings
+    from amtspuls.store import open_store
+
+    settings = load_settings(data)
+    store = open_store(settings)
+    try:
+        the_site = store.ensure_site(site)
+        result = import_logs(settings, store, the_site, [str(p) for p in paths], fmt)
+    finally:
+        store.close()
+    return json.loads(json.dumps(result.to_json(), default=str))

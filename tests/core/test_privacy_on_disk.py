@@ -146,9 +146,12 @@ def test_no_address_in_the_bytes_of_any_file(imported):
     files = [p for p in data.rglob("*") if p.is_file()]
     assert any(p.suffix == ".duckdb" for p in files)
     assert any(p.suffix == ".salt" for p in files)
+    assert all(re.fullmatch(r"[0-9A-Fa-f:.]+", a) for a in needles)
     for path in files:
-        blob = path.read_bytes()
-        leaked = [a for a in needles if a.encode() in blob]
+        # Every occurrence of an address lies inside a run of address characters: search
+        # those runs only (the same answer as searching the whole file, much faster).
+        runs = b"\n".join(set(re.findall(rb"[0-9A-Fa-f:.]{7,}", path.read_bytes())))
+        leaked = [a for a in needles if a.encode() in runs]
         assert not leaked, f"{path.name} contains {leaked[:5]}"
 
 

@@ -30,7 +30,6 @@ from amtspuls.model import EVENT_TYPES, HIT_SCHEMA, IngestReport, Site
 from amtspuls.store import DuckDBStore
 
 MAX_TEXT = 2048
-EMPTY_HITS = HIT_SCHEMA.empty_table()
 
 
 class BadEvent(ValueError):
@@ -200,7 +199,8 @@ def import_events(settings: Settings, store: DuckDBStore, site: Site, paths: lis
                     report.errors.append({"file": key, "line": n, "reason": reason})
                 progress = {"fp": fp, "path": key, "format": "events_jsonl", "done": last,
                             "counts": None}
-                ingestor.process(rows_to_hits(rows, nos) if rows else EMPTY_HITS, progress)
+                ingestor.process(rows_to_hits(rows, nos) if rows else HIT_SCHEMA.empty_table(),
+                                 progress)
             if done and last == done:
                 report.skipped_files[key] = f"already imported ({done} lines)"
     finally:

@@ -17,9 +17,10 @@ _RULES: list[tuple[str, str]] = [
     ("<IP>", r"(^|[^0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
     ("<IP>", r"(^|[^0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"),
     ("<IP>", r"(^|[^0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"),
-    # German tax numbers: Steuer-ID (11 digits, never a leading 0: an 11-digit run that
-    # starts with 0 is a phone number) and Steuernummer (12/345/67890 forms).
-    ("<TAXID>", r"(^|[^0-9])[1-9][0-9][ ]?[0-9]{3}[ ]?[0-9]{3}[ ]?[0-9]{3}"),
+    # German tax numbers: Steuer-ID (11 digits, never a leading 0 nor after a "+": such a
+    # run is a phone number, "0301234567", "+49 221 123456") and Steuernummer
+    # (12/345/67890 forms).
+    ("<TAXID>", r"(^|[^0-9+])[1-9][0-9][ ]?[0-9]{3}[ ]?[0-9]{3}[ ]?[0-9]{3}"),
     ("<TAXID>", r"(^|[^0-9/])[0-9]{2,3}/[0-9]{3,4}/[0-9]{4,5}"),
     # Phone numbers: +49 / 0049 / 0 followed by an area code and at least 6 more digits,
     # with the usual separators.

@@ -120,14 +120,30 @@ class NeedsQueries:
         )
 
     def query_next_service(self) -> list[dict]:
-        """(query, service of the page opened right after it): the behaviour labels."""
+        """(query, service of the page opened right after it): the behaviour labels, with
+        how often the visitor then acted on that service (form, download) and how often
+        they searched again afterwards (the page did not help)."""
         return self._q(
-            "WITH " + _SEARCHES + """
-            SELECT search_query AS query, next_service AS service_id, count(*) AS n,
+            "WITH " + _SEARCHES + """,
+            c AS (SELECT * FROM s WHERE to_service),
+            later AS (
+                SELECT c.session_id, c.ts, any_value(c.search_query) AS query,
+                       any_value(c.next_service) AS service_id,
+                       any_value(c.visitor_id) AS visitor_id,
+                       bool_or(e.type = 'search' AND e.ts > c.next_ts) AS searched_after,
+                       bool_or(e.type IN ('form_start', 'form_submit', 'download')
+                               AND e.service_id = c.next_service) AS acted
+                FROM c JOIN events e
+                  ON e.session_id = c.session_id AND e.site_id = $site
+                 AND e.ts >= c.next_ts AND e.ts < $hi
+                GROUP BY c.session_id, c.ts
+            )
+            SELECT query, service_id, count(*) AS n,
                    count(DISTINCT session_id) AS sessions,
-                   count(DISTINCT visitor_id) AS visitors
-            FROM s WHERE to_service
-            GROUP BY 1, 2 ORDER BY 1, n DESC, 2
+                   count(DISTINCT visitor_id) AS visitors,
+                   count(*) FILTER (WHERE acted) AS acted,
+                   count(*) FILTER (WHERE searched_after AND NOT acted) AS searched_after
+            FROM later GROUP BY 1, 2 ORDER BY 1, n DESC, 2
             """
         )
 

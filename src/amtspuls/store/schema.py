@@ -197,4 +197,91 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "service requests (Open311), triage suggestions, reviews, audit log, models, API keys",
+        """
+        CREATE TABLE service_requests (
+            site_id INTEGER NOT NULL,
+            service_request_id VARCHAR NOT NULL,
+            token VARCHAR NOT NULL,
+            service_code VARCHAR,             -- as given by the citizen (may be null)
+            service_id VARCHAR NOT NULL,      -- effective: confirmed, given or suggested
+            external_category VARCHAR,        -- a foreign label from an import (Konstanz …)
+            description VARCHAR,              -- scrubbed: the only text used for analytics
+            description_raw VARCHAR,          -- raw text: review API only, until retention
+            contact JSON,                     -- e-mail, names, phone of a POST: until retention
+            attributes JSON,
+            lat DOUBLE,
+            long DOUBLE,
+            address_string VARCHAR,
+            zipcode VARCHAR,
+            media_url VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'open',
+            status_notes VARCHAR,
+            agency_responsible VARCHAR,
+            requested_datetime TIMESTAMP NOT NULL,
+            updated_datetime TIMESTAMP,
+            expected_datetime TIMESTAMP,
+            closed_datetime TIMESTAMP,
+            source VARCHAR NOT NULL,
+            raw_deleted BOOLEAN NOT NULL DEFAULT false,
+            created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (site_id, service_request_id)
+        );
+        CREATE TABLE request_triage (
+            site_id INTEGER NOT NULL,
+            service_request_id VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            category JSON NOT NULL,
+            priority INTEGER NOT NULL,
+            priority_reasons JSON NOT NULL,
+            duplicate_group VARCHAR,
+            duplicates JSON NOT NULL,
+            department VARCHAR,
+            computed TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (site_id, service_request_id)
+        );
+        -- Every automatic suggestion with its inputs and model version (EU AI Act:
+        -- transparency, human oversight). Inputs hold scrubbed text only.
+        CREATE TABLE triage_log (
+            site_id INTEGER NOT NULL,
+            service_request_id VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            model_version VARCHAR NOT NULL,
+            inputs JSON NOT NULL,
+            suggestion JSON NOT NULL
+        );
+        -- A clerk's confirmation or correction; corrections train the next model.
+        CREATE TABLE request_reviews (
+            site_id INTEGER NOT NULL,
+            service_request_id VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            reviewer VARCHAR,
+            decision VARCHAR NOT NULL,        -- confirm | correct
+            service_id VARCHAR,
+            priority INTEGER,
+            duplicate_of VARCHAR,
+            note VARCHAR,
+            suggested JSON
+        );
+        CREATE TABLE triage_models (
+            site_id INTEGER NOT NULL,
+            version VARCHAR NOT NULL,
+            trained TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            label_set VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            card JSON NOT NULL,
+            PRIMARY KEY (site_id, version)
+        );
+        CREATE TABLE open311_api_keys (
+            name VARCHAR PRIMARY KEY,
+            key_hash VARCHAR NOT NULL UNIQUE,
+            prefix VARCHAR NOT NULL,
+            role VARCHAR NOT NULL DEFAULT 'open311',  -- open311 | clerk (also reviews)
+            created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            revoked TIMESTAMP
+        );
+        """,
+    ),
 ]

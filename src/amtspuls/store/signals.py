@@ -12,12 +12,24 @@ import pyarrow as pa
 
 from amtspuls.store.duckdb_store import DuckDBStore
 
-# The key of a page: its service, else its page group (first path segment, "/" for the
-# home page). Written once so that the detector and the evidence queries agree.
-KEY_SQL = (
-    "CASE WHEN service_id IS NOT NULL AND service_id <> 'none' THEN service_id "
-    "ELSE '/' || split_part(coalesce(path, '/'), '/', 2) END"
-)
+# Page groups whose pages are news, not a service, even where the URL rules map an
+# article to one ("/aktuelles/2026/briefwahl-so-funktioniert…"): they stay in their group.
+NEWS_GROUPS = ("/aktuelles", "/news", "/nachrichten", "/presse", "/pressemitteilungen",
+               "/meldungen", "/neuigkeiten", "/blog")
+GROUP_SQL = "'/' || split_part(coalesce(path, '/'), '/', 2)"
+
+
+def key_sql(news_groups: tuple[str, ...] = NEWS_GROUPS) -> str:
+    """The key of a page: its service, else its page group (first path segment, "/" for
+    the home page); pages of news groups always their group. One expression, so that the
+    detector and the evidence queries agree."""
+    groups = ", ".join("'" + g.replace("'", "''") + "'" for g in news_groups) or "NULL"
+    return (
+        f"CASE WHEN {GROUP_SQL} IN ({groups}) THEN {GROUP_SQL} "
+        "WHEN service_id IS NOT NULL AND service_id <> 'none' THEN service_id "
+        f"ELSE {GROUP_SQL} END"
+    )
+
 MINUTE_SQL = "CAST(epoch_ms(ts) // 60000 AS BIGINT)"
 
 # Column names another module may give the Open311 request table; the first present wins.
@@ -37,7 +49,7 @@ def _rows(store: DuckDBStore, sql: str, params: dict[str, Any] | list[Any] | Non
 def _arrow(store: DuckDBStore, sql: str, params: dict[str, Any]) -> pa.Table:
     cur = store.cursor()
     try:
-        return cur.execute(sql, params).fetch_arrow_table()
+        return cur.execute(sql, params).to_arrow_table()
     finally:
         cur.close()
 
@@ -72,23 +84,32 @@ def event_bounds(store: DuckDBStore, site_id: int) -> tuple[datetime | None, dat
     return rows[0][0], rows[0][1]
 
 
-def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime
-                 ) -> tuple[pa.Table, pa.Table]:
+def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime,
+                 news_groups: tuple[str, ...] = NEWS_GROUPS) -> tuple[pa.Table, pa.Table]:
     """Facts of events with lo <= ts < hi (naive UTC), aggregated per minute:
 
-    - page rows: (session_id, key, minute) for each page a session looked at in a
-      minute (the detector turns them into visits without re-reading history);
+    - session rows: (session_id, metric, key, minute) for each page a session looked
+      at (metric `visits`) and each form error it met (`validation_errors` with a field,
+      `submit_errors` without one) in a minute; the detector counts each session once
+      per key and visit without re-reading history;
     - counts: (minute, metric, key, n) for searches, zero-result searches, form starts,
-      submissions, validation errors (with a field), submission errors (without one),
-      page views and 404s, and (where the table exists) service requests per category.
+      submissions, page views and 404s, and (where the table exists) service requests
+      per category.
     """
     params = {"site": site_id, "lo": lo, "hi": hi}
     pages = _arrow(
         store,
         f"""
-        SELECT session_id, {KEY_SQL} AS key, {MINUTE_SQL} AS minute
+        SELECT session_id,
+               CASE WHEN type = 'pageview' THEN 'visits'
+                    WHEN field IS NULL OR field = '' THEN 'submit_errors'
+                    ELSE 'validation_errors' END AS metric,
+               CASE WHEN type = 'pageview' THEN {key_sql(news_groups)}
+                    ELSE coalesce(nullif(form, ''), service_id, 'none') END AS key,
+               {MINUTE_SQL} AS minute
         FROM events
-        WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'pageview'
+        WHERE site_id = $site AND ts >= $lo AND ts < $hi
+          AND type IN ('pageview', 'form_error')
         GROUP BY ALL
         """,
         params,
@@ -97,12 +118,11 @@ def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime
         store,
         f"""
         WITH e AS (
-            SELECT {MINUTE_SQL} AS minute, type, search_results, field,
+            SELECT {MINUTE_SQL} AS minute, type, search_results,
                    coalesce(nullif(form, ''), service_id, 'none') AS form_key
             FROM events
             WHERE site_id = $site AND ts >= $lo AND ts < $hi
-              AND type IN ('pageview', 'search', 'form_start', 'form_submit', 'form_error',
-                           'not_found')
+              AND type IN ('pageview', 'search', 'form_start', 'form_submit', 'not_found')
         )
         SELECT minute,
                CASE type
@@ -110,9 +130,7 @@ def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime
                    WHEN 'search' THEN 'searches'
                    WHEN 'form_start' THEN 'form_starts'
                    WHEN 'form_submit' THEN 'form_submits'
-                   WHEN 'not_found' THEN 'not_found'
-                   ELSE CASE WHEN field IS NULL OR field = '' THEN 'submit_errors'
-                             ELSE 'validation_errors' END
+                   ELSE 'not_found'
                END AS metric,
                CASE WHEN type IN ('pageview', 'search', 'not_found') THEN '*'
                     ELSE form_key END AS key,
@@ -146,14 +164,15 @@ def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime
 
 
 def top_paths(store: DuckDBStore, site_id: int, key: str, lo: datetime, hi: datetime,
-              limit: int = 3) -> list[dict[str, Any]]:
+              limit: int = 3, news_groups: tuple[str, ...] = NEWS_GROUPS
+              ) -> list[dict[str, Any]]:
     """The most viewed paths of one signal key in a window (evidence for an alert)."""
     rows = _rows(
         store,
         f"""
         SELECT path, count(*) AS n FROM events
         WHERE site_id = $site AND ts >= $lo AND ts < $hi AND type = 'pageview'
-          AND {KEY_SQL} = $key
+          AND {key_sql(news_groups)} = $key
         GROUP BY path ORDER BY n DESC, path LIMIT {int(limit)}
         """,
         {"site": site_id, "lo": lo, "hi": hi, "key": key},

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from amtspuls.collect.logs.formats import LogFormat, ParsedBatch, detect, get_format
 from amtspuls.collect.logs.reader import (
@@ -58,6 +59,10 @@ def plan(paths: list[str], site: Site, format_name: str, settings: Settings) -> 
             fmt = get_format(format_name, extra)
             if fmt.match_rate(sample) == 0:
                 raise UserError(f"{path}: no line of the sample is in format {format_name!r}")
+        if hasattr(fmt, "local_tz"):
+            # Times written without an offset (syslog, HAProxy, IIS date-local) are the
+            # server's local time, taken to be the site's.
+            fmt.local_tz = ZoneInfo(site.timezone)
         planned.append(PlannedFile(path, fmt, fingerprint(path, site)))
     return planned
 
@@ -97,6 +102,14 @@ def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
     def produce() -> None:
         engine = new_engine(settings)
         try:
+            if skip_lines and hasattr(planned.fmt, "replay"):
+                # Resuming: header state (W3C #Fields) is rebuilt from the lines already done.
+                with open_log(planned.path) as fh:
+                    for batch in iter_batches(fh, settings.import_batch_lines,
+                                              settings.max_line_bytes):
+                        if batch.first_line_no > skip_lines:
+                            break
+                        planned.fmt.replay(batch.lines[: skip_lines - batch.first_line_no + 1])
             with open_log(planned.path) as fh:
                 t_read = time.perf_counter()
                 for batch in iter_batches(fh, settings.import_batch_lines,

@@ -1,9 +1,9 @@
 """Field helpers shared by the structured (Python, per-line) log formats.
 
 Timestamps become integer microseconds since the epoch, UTC (Arrow turns them into the
-tz-aware `ts` column). A client address is chosen from an X-Forwarded-For style chain the
-same way as the line-regex formats do in SQL (`regex.py`): the first public address, else
-the first entry.
+tz-aware `ts` column). The client is chosen from an X-Forwarded-For style chain as Filebeat
+does: the first public address, else the first entry (`client_ip`; `client_ip_sql` is the
+same rule for the line-regex formats).
 """
 
 from __future__ import annotations

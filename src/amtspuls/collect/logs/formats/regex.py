@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from amtspuls.collect.logs.formats.base import LogFormat, ParsedBatch, non_blank
+from amtspuls.collect.logs.formats.fields import client_ip_sql
 from amtspuls.collect.logs.reader import LineBatch
 from amtspuls.model import HIT_SCHEMA
 
@@ -115,10 +116,12 @@ class RegexFormat(LogFormat):
         # bracketed time stamp, a numeric status) are cut at their quotes; the rest go
         # through the regex, which then runs only on them.
         quoted = sum(1 for x in ("request", "referrer", "user_agent") if x in f)
+        # The part before the request's quote must still match the format's own regex
+        # (a DFA test on a short string, no captures), and the part after it the status.
         shape = (
             f"len(s) = {2 * quoted + 1} AND strpos(line, '\\\"') = 0 "
-            "AND strpos(s[1], '[') > 0 "
-            "AND regexp_full_match(split_part(trim(s[3]), ' ', 1), '[0-9]{3}')"
+            f"AND regexp_full_match(s[1], {_sql_str(self._prefix_regex())}) "
+            "AND regexp_full_match(trim(s[3]), '[0-9]{3} ([0-9]+|-)')"
         )
         fast = f"""
             CREATE OR REPLACE TEMP TABLE raw AS
@@ -133,6 +136,13 @@ class RegexFormat(LogFormat):
         """
         return fast, slow
 
+    def _prefix_regex(self) -> str:
+        """The format's regex up to the opening quote of the request (NCSA layouts)."""
+        cut = self.spec.regex.find(' "(')
+        if cut < 0:
+            raise ValueError(f"log format {self.name}: fast = 'ncsa' needs a quoted request")
+        return self.spec.regex[:cut] + " "
+
     @staticmethod
     def _typed(ts_fmt: str) -> str:
         """From temp table `raw` to typed columns in temp table `parsed` (ts NULL: the line
@@ -145,8 +155,9 @@ class RegexFormat(LogFormat):
         SELECT
             line_no, blank,
             try_strptime(ts_raw, {ts_fmt}) AS ts,
-            nullif(trim(split_part(ip_raw, ',', 1)), '') AS ip,
-            nullif(replace(ua_raw, '\\"', '"'), '-') AS user_agent,
+            {client_ip_sql('ip_raw')} AS ip,
+            -- '' is an absent field (a common-form line); '-' a client that sent none
+            nullif(replace(ua_raw, '\\"', '"'), '') AS user_agent,
             nullif(host_raw, '') AS host,
             CASE WHEN {has_req} THEN {method} END AS method,
             coalesce(CASE WHEN {has_req} THEN replace({target}, '\\"', '"') END, url_raw) AS url,
@@ -172,10 +183,14 @@ class RegexFormat(LogFormat):
     def _fields_from_quotes(f: tuple[str, ...]) -> str:
         """NCSA layout `[host] ip ident user [ts] "request" status bytes ["ref" "ua"]` cut
         at its double quotes (list `s`): s[1] prefix, s[2] request, s[3] ' status bytes ',
-        s[4] referrer, s[6] user agent."""
+        s[4] referrer, s[6] user agent. The address may be an X-Forwarded-For chain
+        ("a, b, c - - [..."): everything before ident and user is kept for the client rule."""
         host_first = f[0] == "host"
-        # Only the first address of an X-Forwarded-For chain is used: "a, b, c - - [".
-        ip = f"rtrim(split_part(s[1], ' ', {2 if host_first else 1}), ',')"
+        before_ts = "trim(split_part(s[1], '[', 1))"
+        words = f"string_split({before_ts}, ' ')"
+        first = 2 if host_first else 1
+        ip = (f"CASE WHEN strpos({before_ts}, ',') = 0 THEN split_part(s[1], ' ', {first}) "
+              f"ELSE array_to_string(list_slice({words}, {first}, -3), ' ') END")
         host = "split_part(s[1], ' ', 1)" if host_first else "NULL::VARCHAR"
         ts = "substr(s[1], strpos(s[1], '[') + 1, strpos(s[1], ']') - strpos(s[1], '[') - 1)"
         return (

@@ -263,10 +263,8 @@ class W3C(LineFormat):
         date = _parse_date(date_v) if "date" in idx else self.directive_date
         if date is None or time_v is None:
             return None
-        if layout.local_time:
-            ts = _local_ts(date, time_v, self.local_tz)
-        else:
-            ts = _utc_ts(date, time_v)
+        ts = (_local_ts(date, time_v, self.local_tz) if layout.local_time
+              else _utc_ts(date, time_v))
         if ts is None:
             return None
         if method is not None and method[:1] == "[" and _FTP_METHOD.match(method):
