@@ -50,6 +50,9 @@ def main() -> None:
     shutil.rmtree(data, ignore_errors=True)
     d = ["--data", str(data)]
     amtspuls(*d, "site", "add", SITE)
+    # The server log is imported into a site of its own (the tracker already counts the
+    # same visits); links from the main host name are internal there too.
+    amtspuls(*d, "site", "add", LOG_SITE, "--alias", SITE)
     amtspuls(*d, "import-events", str(sim / "events.jsonl.gz"), "--site", SITE)
     amtspuls(*d, "import-logs", str(sim / "access.log.gz"), "--site", LOG_SITE)
     overview = json.loads(amtspuls(*d, "report", "overview", "--site", SITE, "--json",

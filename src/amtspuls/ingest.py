@@ -173,7 +173,7 @@ class Ingestor:
 
     def put_referrer(self) -> None:
         refs = self._distinct("coalesce(referrer, '')")
-        infos = classify_referrers(refs, self.site.domain, None)
+        infos = classify_referrers(refs, self.site.domain, None, aliases=self.site.aliases)
         spam = is_spam_referrer([i.host for i in infos])
         self._lookup(
             "ref_info",

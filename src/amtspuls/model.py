@@ -107,6 +107,8 @@ class Site:
     domain: str
     timezone: str = "Europe/Berlin"
     search_params: tuple[str, ...] = ()
+    # Other host names of the same website (links from them are internal).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass

@@ -46,3 +46,27 @@ def test_different_seed_changes_behaviour(tmp_path):
     assert [i["start"] for i in ta["incidents"]] != [i["start"] for i in tb["incidents"]]
     qa, qb = set(ta["search_queries"]), set(tb["search_queries"])
     assert len(qa ^ qb) > 0.3 * len(qa | qb)
+
+
+def test_identical_across_processes_and_hash_seeds(tmp_path):
+    """No dependence on Python's string-hash randomisation (set/dict order)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import amtspuls
+
+    src = str(Path(amtspuls.__file__).resolve().parent.parent)
+    code = (
+        "import sys; from datetime import date; from amtspuls.simulate import simulate, SimConfig;"
+        "from amtspuls.simulate.config import TrafficConfig;"
+        "simulate(sys.argv[1], SimConfig(start=date(2026, 5, 1), days=2, seed=3,"
+        " traffic=TrafficConfig(visits_per_day=300)))"
+    )
+    for h in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": h, "PYTHONPATH": src}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / h)], check=True, env=env,
+                       timeout=300)  # fmt: skip
+    for name in FILES:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name

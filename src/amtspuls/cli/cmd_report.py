@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         date_to: str = typer.Option(None, "--to", help="ISO date, site time zone"),
         interval: str = typer.Option("day", "--interval", help="hour | day | week"),
         limit: int = typer.Option(100, "--limit"),
+        service: str = typer.Option(None, "--service", help="Service id (report journeys)"),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Show a report (JSON with --json)."""
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
         result = run_report(
             store, the_site, name, parse_date(date_from, "--from"), parse_date(date_to, "--to"),
-            interval, st.settings.k_anonymity, limit,
+            interval, st.settings.k_anonymity, limit, service=service,
         )
         if json_out:
             emit_json(result)

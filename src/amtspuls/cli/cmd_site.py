@@ -16,12 +16,16 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         domain: str = typer.Argument(..., help="Domain, e.g. www.musterstadt.de"),
         timezone: str = typer.Option(None, "--timezone", help="IANA time zone"),
+        alias: list[str] = typer.Option(
+            None, "--alias", help="Another host name of the same website (repeatable)"
+        ),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Add a site and print its numeric id (the first site gets 1, as in Matomo)."""
-        site = state(ctx).store().add_site(domain, timezone)
+        site = state(ctx).store().add_site(domain, timezone, alias or ())
         if json_out:
-            emit_json({"id": site.id, "domain": site.domain, "timezone": site.timezone})
+            emit_json({"id": site.id, "domain": site.domain, "timezone": site.timezone,
+                       "aliases": list(site.aliases)})
         else:
             typer.echo(site.id)
 

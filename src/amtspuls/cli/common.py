@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 import typer
+import typer._click.exceptions as typer_click_exceptions
 
 from amtspuls.config import Settings, load_settings
 from amtspuls.errors import UserError
@@ -71,18 +72,24 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+# typer ships its own copy of click; errors may come from either.
+_USAGE = (typer_click_exceptions.ClickException, click.ClickException)
+_ABORT = (typer.Abort, click.exceptions.Abort)
+_EXIT = (typer.Exit, click.exceptions.Exit)
+
+
 def run_guarded(app: Callable[..., Any]) -> None:
     """Run the CLI; turn bad input into exit 2 with one line on stderr."""
     try:
         app(standalone_mode=False)
     except UserError as exc:
         fail(str(exc))
-    except click.exceptions.Abort:
+    except _ABORT:
         fail("aborted")
-    except click.ClickException as exc:
+    except _USAGE as exc:
         fail(exc.format_message())
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except _EXIT as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
     except KeyboardInterrupt:
         fail("interrupted")
     except BrokenPipeError:

@@ -21,7 +21,8 @@ from amtspuls.simulate.config import SimConfig
 from amtspuls.simulate.output import EventFormatter, GzipWriter, LogFormatter
 from amtspuls.simulate.requests import Reporter
 from amtspuls.simulate.rows import concat, take
-from amtspuls.simulate.visits import simulate_day, sources
+from amtspuls.simulate.sources import sources
+from amtspuls.simulate.visits import simulate_day
 from amtspuls.simulate.world import build_world
 
 __all__ = ["SimConfig", "simulate", "FILES"]
@@ -48,8 +49,13 @@ def simulate(out_dir: str | Path, config: SimConfig | None = None) -> dict[str, 
     phases = {"visits": 0.0, "bots": 0.0, "format": 0.0}
     clock = time.thread_time
     try:
+        bases: list[int] = []
         for k in range(cfg.days):
             day = world.clock.dates[k]
+            bases.append(len(world.clients))
+            if k >= 2:  # rows carried over reach back one day at most
+                log_fmt.forget_clients_below(bases[k - 1])
+                ev_fmt.forget_clients_below(bases[k - 1])
             c0 = clock()
             rows = simulate_day(world, k, day, src)
             c1 = clock()

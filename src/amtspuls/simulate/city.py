@@ -97,10 +97,10 @@ class City:
     asset_hero_desktop: int
     asset_hero_mobile: int
     asset_icons: int
-    css: int
     old_urls: dict[int, int] = field(default_factory=dict)  # service idx -> old url id
     short_urls: dict[int, int] = field(default_factory=dict)  # service idx -> short url id
     redirect_target: dict[int, int] = field(default_factory=dict)  # old url -> new url
+    temporary: set[int] = field(default_factory=set)  # redirects answering 302
     field_names: list[str] = field(default_factory=list)
     field_index: dict[str, int] = field(default_factory=dict)
     error_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -259,9 +259,7 @@ def build_city(start: date, days: int, host: str, rnd: random.Random) -> City:
         asset_hero_desktop=asset(site["assets"]["hero_desktop"]),
         asset_hero_mobile=asset(site["assets"]["hero_mobile"]),
         asset_icons=asset(site["assets"]["icons"]),
-        css=0,
     )
-    city.css = city.assets_base[0]
     _build_news(city, start, days, rnd)
     _build_old_urls(city, rnd)
     _build_field_matrix(city)
@@ -336,6 +334,13 @@ def _build_old_urls(city: City, rnd: random.Random) -> None:
         short = urls.add(f"/{svc.slug}", OLD)
         city.short_urls[svc.idx] = short
         city.redirect_target[short] = svc.page
+    # "/termin" points to the current appointment form: a temporary redirect.
+    termin = city.by_id.get("buergerbuero_termin")
+    if termin is not None and city.services[termin].form_page:
+        short = urls.add("/termin", OLD)
+        city.short_urls[termin] = short
+        city.redirect_target[short] = city.services[termin].page
+        city.temporary.add(short)
 
 
 def _build_field_matrix(city: City) -> None:
@@ -348,6 +353,7 @@ def _build_field_matrix(city: City) -> None:
         for j, (f, r) in enumerate(zip(s.fields, s.field_error, strict=True)):
             err[s.idx, j] = r
             fid[s.idx, j] = city.field_id(f)
+    city.field_id("_submit")  # the outcome of a failed submission (truth only)
     city.error_matrix = err
     city.field_matrix = fid
     city.n_fields = nf

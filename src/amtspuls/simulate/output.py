@@ -27,6 +27,7 @@ from amtspuls.simulate.rows import (
     HEAD,
     METHODS,
     PAGE_EVENTS,
+    POST,
 )
 from amtspuls.simulate.timeline import Clock
 from amtspuls.simulate.urls import NEWS, PAGE, REMOVED, SEARCH
@@ -75,6 +76,12 @@ class FragTable:
         self.tab = np.empty(0, dtype=object)
         self.built = np.zeros(0, dtype=bool)
 
+    def forget_below(self, lo: int) -> None:
+        """Drop fragments of ids below lo (clients of past days are never seen again)."""
+        lo = min(lo, len(self.tab))
+        self.tab[:lo] = None
+        self.built[:lo] = False
+
     def __call__(self, ids: np.ndarray) -> np.ndarray:
         if not len(ids):
             return np.empty(0, dtype=object)
@@ -104,6 +111,9 @@ def _interleave(cols: list) -> bytes:
 
 
 class LogFormatter:
+    def forget_clients_below(self, lo: int) -> None:
+        self.ip.forget_below(lo)
+
     def __init__(self, world: World) -> None:
         self.w = world
         self.urls = world.city.urls
@@ -111,11 +121,12 @@ class LogFormatter:
         self.ip = FragTable(lambda c: f"{clients.ips[c]} - - [".encode())
         self.ua = FragTable(lambda u: f'{uas[u]}"\n'.encode())
         self.ref = FragTable(lambda r: f'{self.urls.full(r)}" "'.encode() if r else b'-" "')
+        self._stamps: dict[int, np.ndarray] = {}
 
     def _size(self, url: int, status: int, method: int, k: int) -> str:
-        if method == HEAD or status in (304, 302):
+        if method == HEAD or status == 304 or (status == 302 and method == POST):
             return "-"
-        if status == 301:
+        if status in (301, 302):
             return str(229 + len(self.urls.paths[url]) % 40)
         if status == 404:
             return str(NOT_FOUND_SIZE)
@@ -157,12 +168,23 @@ class LogFormatter:
                 f'{METHODS[method]} {urls.paths[url]} {PROTOCOLS[pr]}" {status} {size} "'.encode()
             )
 
+        # One timestamp fragment per row from a per-(day, offset) table of all seconds.
+        stamp = np.empty(n, dtype=object)
+        pair = lday * 4096 + (off + 2048)
+        for key in np.unique(pair).tolist():
+            m = pair == key
+            table = self._stamps.get(key)
+            if table is None:
+                if len(self._stamps) > 8:
+                    self._stamps.clear()
+                d, o = divmod(key, 4096)
+                pre, suf = day(d), f' {_off(o - 2048, False)}] "'.encode()
+                table = self._stamps[key] = _obj([pre + h + suf for h in _HMS.tolist()])
+            stamp[m] = table[lsec[m]]
         return _interleave(
             [
                 self.ip(client),
-                _few(lday, day),
-                _HMS[lsec],
-                _few(off, lambda o: f' {_off(o, False)}] "'.encode()),
+                stamp,
                 _few(rkey, req),
                 self.ref(cols["ref"]),
                 self.ua(clients.ua[client]),
@@ -171,78 +193,120 @@ class LogFormatter:
 
 
 class EventFormatter:
+    """Seven fragments per line: date, time, milliseconds + offset, client (ip and ua),
+    type, url, and a tail with the keys that apply to the event's type."""
+
     def __init__(self, world: World) -> None:
         self.w = world
         urls = self.urls = world.city.urls
         clients, uas = world.clients, world.uas.strings
-        kinds = urls.kinds
-        self.ip = FragTable(lambda c: f'{clients.ips[c]}","ua":'.encode())
-        self.ua = FragTable(lambda u: orjson.dumps(uas[u]) + b',"type":"')
+        self.kinds = urls.kinds
+        self.client = FragTable(
+            lambda c: (
+                f'{clients.ips[c]}","ua":'.encode()
+                + orjson.dumps(uas[int(clients.ua[c])])
+                + b',"type":"'
+            )
+        )
         self.url = FragTable(lambda u: orjson.dumps(urls.full(u)))
-        self.ref = FragTable(lambda r: b',"referrer":' + orjson.dumps(urls.full(r)))
-        self.target = FragTable(lambda r: b',"target":' + orjson.dumps(urls.full(r)))
-
-        def title(u: int) -> bytes:
-            t = NOT_FOUND_TITLE if kinds[u] == REMOVED else urls.titles[u]
-            return b',"title":' + orjson.dumps(t) if t else b""
-
-        self.title = FragTable(title)
-        qs = world.queries.items
-        self.query = FragTable(lambda q: b',"query":' + orjson.dumps(qs[q]))
-        self.results = FragTable(lambda r: f',"results":{r}'.encode())
+        self._json_full: dict[int, bytes] = {}
+        self._title: dict[int, bytes] = {}
+        self.target = FragTable(lambda r: b',"target":' + orjson.dumps(urls.full(r)) + b"}\n")
         services = world.city.services
-        self.form = FragTable(lambda s: f',"form":"{services[s].id}"'.encode())
         names = world.city.field_names
-        self.field = FragTable(lambda f: f',"field":"{names[f]}"'.encode())
+        nf = len(names) + 1
+        self._nf = nf
+        self.form = FragTable(
+            lambda k: (
+                f',"form":"{services[k // nf].id}"'.encode()
+                + (f',"field":"{names[k % nf - 1]}"'.encode() if k % nf else b"")
+                + b"}\n"
+            )
+        )
         self.types = _obj([f'{name}","url":'.encode() for name in EVENT_NAMES])
+        self._msoff: dict[int, np.ndarray] = {}
+
+    def forget_clients_below(self, lo: int) -> None:
+        self.client.forget_below(lo)
+
+    def _full(self, u: int) -> bytes:
+        f = self._json_full.get(u)
+        if f is None:
+            f = self._json_full[u] = orjson.dumps(self.urls.full(u))
+        return f
+
+    def _title_of(self, u: int) -> bytes:
+        f = self._title.get(u)
+        if f is None:
+            t = NOT_FOUND_TITLE if self.kinds[u] == REMOVED else self.urls.titles[u]
+            f = self._title[u] = b',"title":' + orjson.dumps(t) if t else b""
+        return f
+
+    def _ms_off(self, off: int) -> np.ndarray:
+        table = self._msoff.get(off)
+        if table is None:
+            tail = f'{_off(off, True)}","ip":"'.encode()
+            table = self._msoff[off] = _obj([m + tail for m in _MS.tolist()])
+        return table
 
     def format(self, cols: dict[str, np.ndarray]) -> bytes:
         n = len(cols["t"])
         if n == 0:
             return b""
-        clients = self.w.clients
-        client = cols["client"]
         et = cols["type"]
+        url = cols["url"]
         lday, lsec, off = _local(self.w.clock, cols["t"])
-        empty = np.full(n, b"", dtype=object)
-
-        def opt(mask: np.ndarray, table: FragTable, keys: np.ndarray) -> np.ndarray:
-            col = empty.copy()
-            if mask.any():
-                col[mask] = table(keys[mask].astype(np.int64))
-            return col
-
-        page = np.isin(et, PAGE_EVENTS)
-        ref = cols["ref"]
-        is_search = et == EV_SEARCH
-        is_form = np.isin(et, (EV_FORM_START, EV_FORM_SUBMIT, EV_FORM_ERROR)) & (cols["form"] >= 0)
+        ms = cols["t"] % 1000
+        msoff = np.empty(n, dtype=object)
+        for o in np.unique(off).tolist():
+            m = off == o
+            msoff[m] = self._ms_off(o)[ms[m]]
+        tail = np.full(n, b"}\n", dtype=object)
         eng = et == EV_ENGAGEMENT
-        eng_val = empty.copy()
         if eng.any():
-            eng_val[eng] = _obj([b',"engagement_ms":%d' % v for v in cols["eng"][eng].tolist()])
+            tail[eng] = _obj([b',"engagement_ms":%d}\n' % v for v in cols["eng"][eng].tolist()])
+        page = np.isin(et, PAGE_EVENTS)
+        if page.any():
+            tail[page] = self._page_tails(url[page], cols["ref"][page], et[page],
+                                          cols["query"][page], cols["results"][page])  # fmt: skip
+        tgt = np.isin(et, (EV_DOWNLOAD, EV_OUTLINK))
+        if tgt.any():
+            tail[tgt] = self.target(cols["target"][tgt])
+        form = np.isin(et, (EV_FORM_START, EV_FORM_SUBMIT, EV_FORM_ERROR)) & (cols["form"] >= 0)
+        if form.any():
+            assert len(self.w.city.field_names) + 1 == self._nf, "field names changed"
+            key = cols["form"][form].astype(np.int64) * self._nf + (cols["field"][form] + 1)
+            tail[form] = self.form(key)
         return _interleave(
             [
                 _few(
                     lday, lambda d: f'{{"ts":"{(_EPOCH + timedelta(days=d)).isoformat()}T'.encode()
                 ),
                 _HMS[lsec],
-                _MS[cols["t"] % 1000],
-                _few(off, lambda o: f'{_off(o, True)}","ip":"'.encode()),
-                self.ip(client),
-                self.ua(clients.ua[client]),
+                msoff,
+                self.client(cols["client"]),
                 self.types[et],
-                self.url(cols["url"]),
-                opt(page & (ref > 0), self.ref, ref),
-                opt(page, self.title, cols["url"]),
-                opt(is_search, self.query, cols["query"]),
-                opt(is_search, self.results, cols["results"]),
-                opt(np.isin(et, (EV_DOWNLOAD, EV_OUTLINK)), self.target, cols["target"]),
-                opt(is_form, self.form, cols["form"]),
-                opt(is_form & (cols["field"] >= 0), self.field, cols["field"]),
-                eng_val,
-                np.full(n, b"}\n", dtype=object),
+                self.url(url),
+                tail,
             ]
         )
+
+    def _page_tails(self, url: np.ndarray, ref: np.ndarray, et: np.ndarray, query: np.ndarray,
+                    results: np.ndarray) -> np.ndarray:  # fmt: skip
+        """referrer, title (and query, results for searches) per distinct (url, ref)."""
+        qs = self.w.queries.items
+        big = len(self.urls) + 1
+        keys = url * big + ref
+        uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        out = []
+        for k, i in zip(uniq.tolist(), first.tolist(), strict=True):
+            u, r = divmod(k, big)
+            frag = (b',"referrer":' + self._full(r) if r else b"") + self._title_of(u)
+            if et[i] == EV_SEARCH:
+                frag += b',"query":' + orjson.dumps(qs[int(query[i])])
+                frag += b',"results":%d' % int(results[i])
+            out.append(frag + b"}\n")
+        return _obj(out)[inv]
 
 
 class GzipWriter:
@@ -254,7 +318,7 @@ class GzipWriter:
         self._gz = gzip.GzipFile(
             filename="", mode="wb", compresslevel=level, fileobj=self._fh, mtime=0
         )
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=6)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=3)
         self._error: BaseException | None = None
         self.bytes_in = 0
         self.lines = 0

@@ -99,6 +99,7 @@ class Reporter:
         self.group = 0
         sids = world.city.by_id
         self.service_ok = {s: (self.sub[s]["service"] in sids) for s in self.names}
+        self._protect: list[str] = []
         self.storms = [
             (i.start_ms, i.end_ms + MS_DAY) for i in world.incidents if i.kind == "storm"
         ]
@@ -272,10 +273,14 @@ class Reporter:
         nr = street.house_number(frac)
         other = rnd.choice(self.w.city.streets).name
         loc = rnd.choice(ph["location"]).format(
-            street=street.name, nr=nr, street2=other, nr2=nr + rnd.randint(2, 12)
+            street=street.name,
+            in_street=in_street(street.name),
+            nr=nr,
+            street2=other,
+            nr2=nr + rnd.randint(2, 12),
         )
         if rnd.random() < 0.08:
-            loc = f"gegenüber {rnd.choice(ph['landmark'])} in der {street.name}"
+            loc = f"gegenüber {rnd.choice(ph['landmark'])} {in_street(street.name)}"
         style = rnd.choices(("terse", "normal", "long"), (0.28, 0.5, 0.22))[0]
         angry = rnd.random() < 0.15
         priority = int(spec["priority"])
@@ -329,17 +334,23 @@ class Reporter:
             if angry:
                 parts.append(rnd.choice(ph["angry"]))
             parts.append(rnd.choice(ph["request"]))
+        self._protect: list[str] = []
         if rnd.random() < c.pii_share:
             pii = self._pii(parts, subtype)
         elif style != "terse" and rnd.random() < 0.4:
             parts.append("\n" + rnd.choice(ph["signoff"]))
         text = " ".join(parts).replace("\n ", "\n").replace(" \n", "\n").strip()
+        # Phone numbers, e-mail addresses and plates survive the noise intact.
+        for k, item in enumerate(self._protect):
+            text = text.replace(item, f"\x00{k}\x00")
         if angry and rnd.random() < 0.5:
             words = text.split(" ")
             k = rnd.randrange(len(words))
             words[k] = words[k].upper()
             text = " ".join(words)
         text = self._noise(text)
+        for k, item in enumerate(self._protect):
+            text = text.replace(f"\x00{k}\x00", item)
         return text, max(1, min(4, priority)), reasons, pii
 
     def _pii(self, parts: list[str], subtype: str) -> list[str]:
@@ -352,6 +363,7 @@ class Reporter:
             kinds.append("name")
         if 0.25 < choice < 0.6:
             phone = _phone(rnd)
+            self._protect.append(phone)
             parts.append(
                 rnd.choice(
                     (
@@ -365,6 +377,7 @@ class Reporter:
             kinds.append("phone")
         if choice >= 0.55:
             mail = _mail(rnd, first, last, people["mail_domains"])
+            self._protect.append(mail)
             parts.append(
                 rnd.choice(
                     (
@@ -378,17 +391,24 @@ class Reporter:
             kinds.append("email")
         if rnd.random() < 0.25:
             s = rnd.choice(self.w.city.streets)
-            parts.append(f"Ich wohne selbst in der {s.name} {rnd.randint(1, 80)}.")
+            home = f"{s.name} {rnd.randint(1, 80)}"
+            self._protect.append(home)
+            parts.append(
+                rnd.choice((f"Ich wohne selbst {in_street(home)}.", f"Meine Adresse: {home}."))
+            )
             kinds.append("address")
         if self.sub[subtype]["service"] == "falschparker" and rnd.random() < 0.6:
             city = rnd.choice(people["plate_cities"])
             letters = "".join(
                 rnd.choice("ABCDEFGHKLMNPRSTUVWXYZ") for _ in range(rnd.randint(1, 2))
             )
-            parts.append(f"Kennzeichen: {city}-{letters} {rnd.randint(1, 9999)}")
+            plate = f"{city}-{letters} {rnd.randint(1, 9999)}"
+            self._protect.append(plate)
+            parts.append(f"Kennzeichen: {plate}")
             kinds.append("plate")
         if "name" not in kinds and rnd.random() < 0.3:
-            parts.insert(0, f"Mein Name ist {first} {last}.")
+            at = 1 if parts and parts[0].endswith("\n") else 0  # after the greeting
+            parts.insert(at, f"Mein Name ist {first} {last}.")
             kinds.append("name")
         return kinds
 
@@ -405,6 +425,16 @@ class Reporter:
         elif r < 0.14:
             text = text.replace(".", "").replace(",", "")
         return text
+
+
+def in_street(name: str) -> str:
+    """The street with the right preposition: "in der Goethestraße", "im Lindenweg"."""
+    low = name.split(" ")[0].lower()
+    if name.startswith(("Am ", "Im ", "An der ", "Auf dem ")):
+        return name
+    if low.endswith(("weg", "ring", "pfad", "platz", "hof", "kamp")):
+        return f"im {name}" if not low.endswith("platz") else f"am {name}"
+    return f"in der {name}"
 
 
 def _cap(s: str) -> str:

@@ -78,13 +78,17 @@ class Truth:
         day_out = self.outcomes.setdefault(key, {})
         names = self.city.field_names
         has = outcome >= 0
-        sv = np.where(svc[has] >= 0, svc[has], -1)
-        for s, o, f in zip(
-            sv.tolist(), outcome[has].tolist(), fail_field[has].tolist(), strict=True
-        ):
+        # One key per (service, outcome, field): count them in one pass.
+        nf = len(names) + 1
+        code = ((svc[has] + 1) * len(OUTCOME_NAMES) + outcome[has]) * nf + (fail_field[has] + 1)
+        keys, counts = np.unique(code, return_counts=True)
+        for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
+            f = k % nf - 1
+            o = (k // nf) % len(OUTCOME_NAMES)
+            s = k // nf // len(OUTCOME_NAMES) - 1
             sid = self.city.services[s].id if s >= 0 else "none"
             label = OUTCOME_NAMES[o] if o != O_FAILED else f"failed_at_field:{names[f]}"
-            day_out.setdefault(sid, Counter())[label] += 1
+            day_out.setdefault(sid, Counter())[label] += c
         is_svc = svc >= 0
         np.add.at(self.service_visits[period], svc[is_svc], 1)
         sub = outcome == O_SUBMITTED

@@ -6,45 +6,44 @@ lines and tracker events are appended to `Rows`; outcomes go to the truth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from amtspuls.simulate.clients import HTTP2, HTTP11
-from amtspuls.simulate.data import load
-from amtspuls.simulate.incidents import incident_visits, outage_failure
+from amtspuls.simulate.forms import fill_forms
+from amtspuls.simulate.incidents import incident_visits
 from amtspuls.simulate.population import DESKTOP, MOBILE, make_ips
 from amtspuls.simulate.rows import (
     EV_DOWNLOAD,
     EV_ENGAGEMENT,
-    EV_FORM_ERROR,
-    EV_FORM_START,
-    EV_FORM_SUBMIT,
     EV_NOT_FOUND,
     EV_OUTLINK,
     EV_PAGEVIEW,
     EV_RAGE,
     EV_SEARCH,
-    POST,
     Rows,
 )
-from amtspuls.simulate.truth import O_FAILED, O_FOUND, O_GAVE_UP, O_SUBMITTED, SUBMIT_FIELD
-from amtspuls.simulate.urls import EXTERNAL, NEWS, PAGE
+from amtspuls.simulate.sources import (
+    BROWSE,
+    EVENTS_I,
+    INTENT_SOURCES,
+    MISSING,
+    NEWS_I,
+    S_CAMPAIGN,
+    S_DIRECT,
+    S_REFERRAL,
+    S_SEARCH,
+    S_SOCIAL,
+    SERVICE,
+    SOURCE_KEYS,
+    Sources,
+    choice,
+)
+from amtspuls.simulate.truth import O_FOUND, O_GAVE_UP, SUBMIT_FIELD
+from amtspuls.simulate.urls import NEWS, PAGE
 from amtspuls.simulate.world import World
 
-SERVICE, NEWS_I, EVENTS_I, BROWSE, MISSING = range(5)
-S_SEARCH, S_DIRECT, S_REFERRAL, S_SOCIAL, S_CAMPAIGN = range(5)
-SOURCE_KEYS = ("search", "direct", "referral", "social", "campaign")
-
-# Source mix per intent (service intents use TrafficConfig.source_shares).
-INTENT_SOURCES = {
-    NEWS_I: (0.3, 0.32, 0.1, 0.28, 0.0),
-    EVENTS_I: (0.45, 0.4, 0.1, 0.05, 0.0),
-    BROWSE: (0.4, 0.55, 0.05, 0.0, 0.0),
-    MISSING: (0.55, 0.45, 0.0, 0.0, 0.0),
-}
-# Median dwell seconds per page kind, and the log-normal spread.
 DWELL = {
     "home": 14,
     "hub": 16,
@@ -56,43 +55,6 @@ DWELL = {
     "confirm": 18,
     "event": 40,
 }
-FREE_TEXT = ("beschreibung", "anliegen", "begruendung", "anregung", "gegenstaende", "taetigkeit")
-
-
-def _choice(rng: np.random.Generator, p, n: int) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    c = np.cumsum(p / p.sum())
-    return np.minimum(np.searchsorted(c, rng.random(n), side="right"), len(p) - 1)
-
-
-@dataclass
-class Sources:
-    engine_ids: np.ndarray
-    engine_p: np.ndarray
-    social_ids: np.ndarray
-    social_p: np.ndarray
-    referral_ids: np.ndarray
-    referral_p: np.ndarray
-
-
-def sources(world: World) -> Sources:
-    urls = world.city.urls
-    table = load("site.toml")["sources"]
-    shares = world.cfg.traffic.search_engine_shares
-    ids, ps = [], []
-    for eng, share in shares.items():
-        for u, p in table["engines"].get(eng, [[f"https://www.{eng}.com/", 1.0]]):
-            ids.append(urls.add(u, EXTERNAL))
-            ps.append(share * p)
-
-    def pairs(name: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = table[name]
-        return (np.array([urls.add(u, EXTERNAL) for u, _ in rows], dtype=np.int64),
-                np.array([p for _, p in rows], dtype=np.float64))  # fmt: skip
-
-    soc, soc_p = pairs("social")
-    ref, ref_p = pairs("referral")
-    return Sources(np.array(ids, dtype=np.int64), np.array(ps), soc, soc_p, ref, ref_p)
 
 
 class Day:
@@ -129,8 +91,8 @@ class Day:
         n = int(rng.poisson(mean))
         start = cal.sample_times(rng, self.day, n)
         shares = (t.service_share, t.news_share, t.events_share, t.browse_share, t.missing_share)
-        intent = _choice(rng, shares, n).astype(np.int8)
-        svc = np.where(intent == SERVICE, _choice(rng, self.params.service_p, n), -1)
+        intent = choice(rng, shares, n).astype(np.int8)
+        svc = np.where(intent == SERVICE, choice(rng, self.params.service_p, n), -1)
         target = np.zeros(n, dtype=np.int64)  # fixed landing page (viral news)
         inc = np.full(n, -1, dtype=np.int32)
         t0, t1 = int(clock.day_start[self.k]), int(clock.day_start[self.k + 1])
@@ -155,7 +117,7 @@ class Day:
                     (
                         times,
                         np.full(m, SERVICE, np.int8),
-                        ss[_choice(rng, sp, m)],
+                        ss[choice(rng, sp, m)],
                         np.zeros(m, np.int64),
                         np.full(m, ki, np.int32),
                     )
@@ -174,10 +136,10 @@ class Day:
         src = np.empty(n, dtype=np.int8)
         svc_p = np.array([t.source_shares[k] for k in SOURCE_KEYS])
         is_svc = self.intent == SERVICE
-        src[is_svc] = _choice(rng, svc_p, int(is_svc.sum()))
+        src[is_svc] = choice(rng, svc_p, int(is_svc.sum()))
         for it, p in INTENT_SOURCES.items():
             m = self.intent == it
-            src[m] = _choice(rng, p, int(m.sum()))
+            src[m] = choice(rng, p, int(m.sum()))
         for ki, incident in enumerate(w.incidents):
             m = self.incident == ki
             if not m.any():
@@ -188,7 +150,7 @@ class Day:
                 "campaign": (0.42, 0.2, 0.03, 0.0, 0.35),
                 "viral_news": (0.05, 0.25, 0.1, 0.6, 0.0),
             }[incident.kind]
-            src[m] = _choice(rng, mix, int(m.sum()))
+            src[m] = choice(rng, mix, int(m.sum()))
         self.source = src
         ext = np.zeros(n, dtype=np.int64)
         s = self.src
@@ -198,7 +160,7 @@ class Day:
             (S_REFERRAL, s.referral_ids, s.referral_p),
         ):
             m = src == code
-            ext[m] = ids[_choice(rng, p, int(m.sum()))]
+            ext[m] = ids[choice(rng, p, int(m.sum()))]
         self.ext = ext
         # Assets: cached, loaded, or revalidated.
         u = rng.random(n)
@@ -224,6 +186,7 @@ class Day:
         self.outcome = np.full(n, -1, dtype=np.int8)
         self.fail_field = np.full(n, -1, dtype=np.int64)
         self.mobile = self.device == MOBILE
+        self._left = np.zeros(0, dtype=np.int64)
 
     def kind_of(self, url: np.ndarray) -> np.ndarray:
         if len(url) and int(url.max()) >= len(self.kinds):
@@ -268,7 +231,9 @@ class Day:
         if redirect_from is not None:
             m = redirect_from > 0
             if m.any():
-                rows.add_log(t0[m], client[m], redirect_from[m], 301, ref[m])
+                temp = np.fromiter(self.w.city.temporary, dtype=np.int64)
+                code = np.where(np.isin(redirect_from[m], temp), 302, 301)
+                rows.add_log(t0[m], client[m], redirect_from[m], code, ref[m])
                 t0 = t0 + np.where(m, rng.integers(40, 200, n), 0)
         rows.add_log(t0, client, url, status, ref)
         need = self.asset_mode[idx] > 0
@@ -443,12 +408,12 @@ class Day:
         landing[m] = c.az
         m = (shallow & (r >= 0.85)) | (~deep & (src == S_SOCIAL))
         if len(news_ids):
-            landing[m] = news_ids[_choice(rng, news_p, int(m.sum()))]
+            landing[m] = news_ids[choice(rng, news_p, int(m.sum()))]
         # News, events, browsing.
         m = self.intent == NEWS_I
         direct_news = m & (src == S_DIRECT) & (rng.random(n) < 0.6) & (self.target == 0)
         if len(news_ids):
-            landing[m] = news_ids[_choice(rng, news_p, int(m.sum()))]
+            landing[m] = news_ids[choice(rng, news_p, int(m.sum()))]
         landing[direct_news] = c.home
         viral = self.target > 0
         landing[viral] = self.target[viral]
@@ -461,7 +426,7 @@ class Day:
         )
         m = (self.intent == BROWSE) & (rng.random(n) < 0.45)
         gp = np.array(c.general_pages, dtype=np.int64)
-        landing[m] = gp[_choice(rng, c.general_weights, int(m.sum()))]
+        landing[m] = gp[choice(rng, c.general_weights, int(m.sum()))]
         # Old URLs (301) and campaign short URLs / QR codes.
         redirect = np.zeros(n, dtype=np.int64)
         old = np.zeros(c.n, dtype=np.int64)
@@ -473,12 +438,16 @@ class Day:
         m = (
             deep
             & ((src == S_SEARCH) | (src == S_REFERRAL))
-            & (rng.random(n) < self.w.cfg.traffic.old_url_share * 4)
+            & (rng.random(n) < self.w.cfg.traffic.old_url_share)
         )
         redirect[m] = old[svc[m]]
         camp = deep & (src == S_CAMPAIGN)
         qr = camp & (rng.random(n) < 0.45)
         redirect[camp & ~qr] = short[svc[camp & ~qr]]
+        # People who type the short address of the appointment booking.
+        termin = c.by_id.get("buergerbuero_termin", -1)
+        typed = deep & (src == S_DIRECT) & (svc == termin) & (rng.random(n) < 0.3)
+        redirect[typed] = short[svc[typed]]
         for i in np.flatnonzero(qr).tolist():
             s = c.services[svc[i]]
             landing[i] = c.urls.add(
@@ -507,7 +476,7 @@ class Day:
         # Direct news readers click from home to the article.
         if direct_news.any() and len(news_ids):
             sel = np.flatnonzero(direct_news)
-            self.view(sel, news_ids[_choice(rng, news_p, len(sel))], "news")
+            self.view(sel, news_ids[choice(rng, news_p, len(sel))], "news")
 
     def _news_weights(self) -> tuple[np.ndarray, np.ndarray]:
         ids, ps = [], []
@@ -563,6 +532,10 @@ class Day:
                 wrong = bad & (res > 0) & (top > 0) & (rng.random(len(srch)) < 0.35)
                 wi = srch[wrong]
                 self.view(wi, top[wrong], "page")
+                # The "wrong" top result may be the right page after all.
+                lucky = wrong & (top == pages[self.svc[srch]])
+                self.found[srch[lucky]] = True
+                bad &= ~lucky
                 bad_i = srch[bad]
                 r = rng.random(len(bad_i))
                 cont = r < j.retry_search ** (attempt + 1) + 0.1
@@ -579,23 +552,30 @@ class Day:
     def searches(self, idx: np.ndarray, svc: np.ndarray) -> tuple[np.ndarray, ...]:
         """One site search per visit: query text, results page, tracker search event."""
         w, rnd = self.w, self.rnd
-        n = len(idx)
-        hit = np.zeros(n, dtype=bool)
-        res = np.zeros(n, dtype=np.int64)
-        top = np.zeros(n, dtype=np.int64)
-        url = np.zeros(n, dtype=np.int64)
-        qid = np.zeros(n, dtype=np.int64)
         services = w.city.services
         urls = w.city.urls
-        for k, s in enumerate(svc.tolist()):
+        seen = w.query_cache
+        add_query = w.truth.add_query
+        hit_l, res_l, top_l, url_l, qid_l = [], [], [], [], []
+        for s in svc.tolist():
             q = w.qgen.for_service(services[s], rnd) if s >= 0 else w.qgen.for_missing(rnd)
-            r = w.search.lookup(q.text)
-            hit[k] = s >= 0 and s in r.services
-            res[k] = r.count
-            top[k] = r.top_url
-            url[k] = urls.search(q.text, 12_400 + 640 * min(r.count, 10))
-            qid[k] = w.queries.add(q.text)
-            w.truth.add_query(q.text, services[s].id if s >= 0 else "none", r.count, q.typo)
+            known = seen.get(q.text)
+            if known is None:
+                r = w.search.lookup(q.text)
+                size = 12_400 + 640 * min(r.count, 10)
+                known = seen[q.text] = (r, urls.search(q.text, size), w.queries.add(q.text))
+            r, u, qi = known
+            hit_l.append(s >= 0 and s in r.services)
+            res_l.append(r.count)
+            top_l.append(r.top_url)
+            url_l.append(u)
+            qid_l.append(qi)
+            add_query(q.text, services[s].id if s >= 0 else "none", r.count, q.typo)
+        hit = np.array(hit_l, dtype=bool)
+        res = np.array(res_l, dtype=np.int64)
+        top = np.array(top_l, dtype=np.int64)
+        url = np.array(url_l, dtype=np.int64)
+        qid = np.array(qid_l, dtype=np.int64)
         self.nsearch[idx] += 1
         self.view(idx, url, "search", etype=EV_SEARCH, query=qid, results=res)
         return hit, res, top
@@ -651,138 +631,7 @@ class Day:
         self.outcome[idx] = O_FOUND
 
     def form(self, idx: np.ndarray) -> None:
-        """Fill in the online form: start, field errors, abandonment, submission."""
-        if not len(idx):
-            return
-        w, c, j, rng, rows = self.w, self.w.city, self.w.cfg.journey, self.rng, self.rows
-        n = len(idx)
-        s = self.svc[idx]
-        nf = c.n_fields[s]
-        width = c.error_matrix.shape[1]
-        cols = np.arange(width)
-        valid = cols[None, :] < nf[:, None]
-        fields = c.field_matrix[s]
-        err = (rng.random((n, width)) < self.params.errors[s]) & valid
-        problem = self.params.problem_field[s]
-        ab_p = np.where(problem, j.problem_abandon_after_error, j.abandon_after_error)
-        ab = err & (rng.random((n, width)) < ab_p)
-        first_ab = np.where(ab.any(axis=1), ab.argmax(axis=1), nf)
-        spont = rng.random(n) < j.form_abandon_no_error
-        spont_pos = (rng.random(n) * nf).astype(np.int64)
-        quit_plain = spont & (spont_pos < first_ab)
-        stop = np.where(quit_plain, spont_pos, first_ab)  # field where the visitor leaves
-        failed_at = ~quit_plain & (stop < nf)
-        free = np.isin(fields, [c.field_index[f] for f in FREE_TEXT if f in c.field_index])
-        ft = rng.lognormal(np.log(5500), 0.55, (n, width)) * np.where(free, 4.0, 1.0)
-        ft += err * rng.lognormal(np.log(9000), 0.5, (n, width))
-        ft = np.where(valid, ft, 0.0)
-        touched = cols[None, :] <= np.minimum(stop, nf - 1)[:, None]
-        intro = rng.lognormal(np.log(7000), 0.5, n)
-        tail = np.where(stop >= nf, rng.uniform(1500, 5000, n), rng.uniform(3000, 25000, n))
-        total = intro + (ft * touched).sum(axis=1) + tail
-        limit = self.max_dwell - 60_000
-        scale = np.minimum(1.0, limit / total)
-        ft *= scale[:, None]
-        intro *= scale
-        tail *= scale
-        dwell = (intro + (ft * touched).sum(axis=1) + tail).astype(np.int64)
-        forms = np.array([x.form_page for x in c.services], dtype=np.int64)[s]
-        self.view(idx, forms, "page", dwell=dwell, engage=False)
-        t0 = self.page_t0[idx]
-        client = self.client[idx]
-        first_field = fields[:, 0]
-        rows.add_event(
-            t0 + intro.astype(np.int64), client, EV_FORM_START, forms, form=s, field=first_field
-        )
-        np.add.at(w.truth.form_starts[self.period], s, 1)
-        cum = np.cumsum(ft, axis=1)
-        shown = err & touched
-        ii, jj = np.nonzero(shown)
-        if len(ii):
-            te = t0[ii] + (intro[ii] + cum[ii, jj]).astype(np.int64)
-            rows.add_event(
-                te, client[ii], EV_FORM_ERROR, forms[ii], form=s[ii], field=fields[ii, jj]
-            )
-            for a, b in zip(s[ii].tolist(), fields[ii, jj].tolist(), strict=True):
-                w.truth.form_errors[(a, b, self.period)] += 1
-            rage = rng.random(len(ii)) < np.where(
-                problem[ii, jj], j.rage_click_on_error, j.rage_click_on_error * 0.2
-            )
-            if rage.any():
-                rows.add_event(
-                    te[rage] + rng.integers(800, 3000, int(rage.sum())),
-                    client[ii[rage]],
-                    EV_RAGE,
-                    forms[ii[rage]],
-                )
-        leave = t0 + dwell
-        # Abandoned: outcome and the page's engagement at leaving.
-        gone = stop < nf
-        self.outcome[idx[gone & quit_plain]] = O_FOUND
-        fi = idx[failed_at]
-        self.outcome[fi] = O_FAILED
-        rows_f = np.flatnonzero(failed_at)
-        self.fail_field[fi] = fields[rows_f, stop[rows_f]]
-        # Submission (possibly into an outage).
-        done = ~gone
-        di = idx[done]
-        ts = leave[done]
-        ds = s[done]
-        p_fail = outage_failure(w.incidents, ds, ts)
-        fail1 = rng.random(len(di)) < p_fail
-        dclient = self.client[di]
-        dform = forms[done]
-        rows.add_log(ts, dclient, dform, np.where(fail1, 503, 302), dform, method=POST)
-        rows.add_event(
-            ts[fail1] + rng.integers(300, 1500, int(fail1.sum())),
-            dclient[fail1],
-            EV_FORM_ERROR,
-            dform[fail1],
-            form=ds[fail1],
-        )
-        retry = fail1 & (rng.random(len(di)) < j.outage_retry)
-        t2 = ts + rng.integers(20_000, 90_000, len(di))
-        p2 = outage_failure(w.incidents, ds, t2)
-        fail2 = retry & (rng.random(len(di)) < p2)
-        rows.add_log(
-            t2[retry],
-            dclient[retry],
-            dform[retry],
-            np.where(fail2[retry], 503, 302),
-            dform[retry],
-            method=POST,
-        )
-        rows.add_event(
-            t2[fail2] + rng.integers(300, 1500, int(fail2.sum())),
-            dclient[fail2],
-            EV_FORM_ERROR,
-            dform[fail2],
-            form=ds[fail2],
-        )
-        rage = fail1 & (rng.random(len(di)) < 0.3)
-        rows.add_event(ts[rage] + 2000, dclient[rage], EV_RAGE, dform[rage])
-        ok = ~fail1 | (retry & ~fail2)
-        t_ok = np.where(fail1, t2, ts)
-        failed_sub = ~ok
-        for inc in w.incidents:
-            if inc.kind == "form_outage":
-                inc.failed_submissions += int((failed_sub & (ds == inc.service)).sum())
-        self.outcome[di[failed_sub]] = O_FAILED
-        self.fail_field[di[failed_sub]] = self.submit_field
-        t_end = np.where(failed_sub, np.where(retry, t2, ts) + 4000, t_ok)
-        t_leave = leave.copy()
-        t_leave[done] = t_end
-        active = (t_leave - t0) * rng.uniform(0.6, 0.95, n)
-        rows.add_event(t_leave, client, EV_ENGAGEMENT, forms, eng=active.astype(np.int64))
-        self.t[idx] = t_leave + rng.integers(150, 500, n)
-        oi = di[ok]
-        if len(oi):
-            rows.add_event(t_ok[ok] + 120, self.client[oi], EV_FORM_SUBMIT, dform[ok], form=ds[ok])
-            np.add.at(w.truth.form_submits[self.period], ds[ok], 1)
-            confirm = np.array([x.confirm_page for x in c.services], dtype=np.int64)[ds[ok]]
-            self.t[oi] = t_ok[ok] + rng.integers(150, 400, len(oi))
-            self.view(oi, confirm, "confirm", ref=dform[ok])
-            self.outcome[oi] = O_SUBMITTED
+        fill_forms(self, idx)
 
     def missing(self, idx: np.ndarray) -> None:
         """Looking for something the site does not have: a few searches, then give up."""
@@ -798,12 +647,12 @@ class Day:
 
     def leave(self, idx: np.ndarray) -> None:
         """Visitors who followed an external link do not browse further."""
-        self._left = np.union1d(getattr(self, "_left", np.zeros(0, np.int64)), idx)
+        self._left = np.union1d(self._left, idx)
 
     def browse_more(self) -> None:
         """Some visitors look at a few more pages (news, events, other services, home)."""
         c, rng, t = self.w.city, self.rng, self.w.cfg.traffic
-        left = getattr(self, "_left", np.zeros(0, np.int64))
+        left = self._left
         p_more = t.extra_pages_mean / (1.0 + t.extra_pages_mean)
         boost = np.where(self.intent == BROWSE, 0.3, 0.0)
         active = np.flatnonzero(rng.random(self.n) < p_more + boost)
@@ -821,15 +670,15 @@ class Day:
             dest = np.where(r < 0.15, c.home, 0)
             m = (r >= 0.15) & (r < 0.45)
             if len(news_ids):
-                dest[m] = news_ids[_choice(rng, news_p, int(m.sum()))]
+                dest[m] = news_ids[choice(rng, news_p, int(m.sum()))]
             else:
                 dest[m] = c.news_index
             m = (r >= 0.45) & (r < 0.7)
-            dest[m] = gp[_choice(rng, c.general_weights, int(m.sum()))]
+            dest[m] = gp[choice(rng, c.general_weights, int(m.sum()))]
             m = (r >= 0.7) & (r < 0.8)
             dest[m] = ev[rng.integers(0, len(ev), int(m.sum()))]
             m = r >= 0.8
-            dest[m] = pages[_choice(rng, svc_p, int(m.sum()))]
+            dest[m] = pages[choice(rng, svc_p, int(m.sum()))]
             kind = np.where(self.kind_of(dest) == NEWS, 1, 0)
             for kv, kn in ((0, "page"), (1, "news")):
                 sel = kind == kv

@@ -18,7 +18,7 @@ from amtspuls.simulate.queries import QueryGenerator
 from amtspuls.simulate.search import SiteSearch
 from amtspuls.simulate.timeline import Calendar, Clock, season_matrix
 from amtspuls.simulate.truth import Truth
-from amtspuls.simulate.urls import NEWS, slugify
+from amtspuls.simulate.urls import ASSET, NEWS, slugify
 
 
 class Strings:
@@ -64,6 +64,7 @@ class World:
     search: SiteSearch
     truth: Truth
     queries: Strings = field(default_factory=Strings)
+    query_cache: dict = field(default_factory=dict)  # text -> (result, url id, query id)
     image_of: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     def rng(self, *keys: int) -> np.random.Generator:
@@ -123,7 +124,7 @@ def build_world(cfg: SimConfig) -> World:
         slug = slugify(item.title)[:40].rstrip("-")
         image_of[item.url] = urls.add(
             f"/fileadmin/_processed_/aktuelles/{slug}.jpg",
-            4,
+            ASSET,
             "",
             90_000 + (item.url * 7919) % 150_000,
         )

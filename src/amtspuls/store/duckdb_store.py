@@ -140,6 +140,7 @@ class DuckDBStore:
         return Site(
             id=row[0], domain=row[1], timezone=row[2],
             search_params=tuple(settings.get("search_params", ())),
+            aliases=tuple(settings.get("aliases", ())),
         )
 
     # Reads on the shared connection take the lock: the live ingest writes batches on
@@ -166,19 +167,28 @@ class DuckDBStore:
             ).fetchall()
         return [self._site(r) for r in rows]
 
-    def add_site(self, domain: str, timezone: str | None = None) -> Site:
+    def add_site(self, domain: str, timezone: str | None = None,
+                 aliases: Sequence[str] = ()) -> Site:
+        """Add a site (or return the existing one; new aliases are added to it)."""
         domain = normalise_domain(domain)
         tz = timezone or self.settings.default_timezone
         validate_timezone(tz)
+        wanted = [normalise_domain(a) for a in aliases]
         with self._lock:
             existing = self.get_site(domain)
             if existing:
+                merged = sorted(set(existing.aliases) | set(wanted))
+                if merged != sorted(existing.aliases):
+                    self.con.execute(
+                        "UPDATE sites SET settings = json_merge_patch(coalesce(settings, '{}'), "
+                        "?) WHERE id = ?", [json.dumps({"aliases": merged}), existing.id])
+                    existing = self.get_site(domain)
                 return existing
             rows = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM sites").fetchall()
             new_id = int(rows[0][0])
             self.con.execute(
                 "INSERT INTO sites (id, domain, timezone, settings) VALUES (?, ?, ?, ?)",
-                [new_id, domain, tz, "{}"],
+                [new_id, domain, tz, json.dumps({"aliases": sorted(set(wanted))})],
             )
         site = self.get_site(domain)
         assert site is not None
