@@ -19,6 +19,9 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
     # Raw events older than this are deleted; daily aggregates are kept.
     retention_months: int = 13
+    # Raw texts and contact data of service requests are deleted after this many days
+    # (the scrubbed text, category and location stay).
+    request_raw_retention_days: int = 180
     # Daily visitor-hash salts are deleted after this many hours (Plausible's scheme).
     salt_keep_hours: int = 48
     # A session ends after this much inactivity.
@@ -42,6 +45,18 @@ class Settings:
     # Secret a server-side sender passes as Matomo's `token_auth` to set `cip` and `cdt`
     # (client address, time); empty: those parameters are always ignored.
     tracking_token: str = ""
+    # Dashboard and API access (docs/dashboard.md). `/api/v1` needs a token or a login
+    # unless api_auth is false; the tracking endpoints and Open311 are always public.
+    api_auth: bool = True
+    # Session cookie `Secure` flag: true, false, or auto (Secure except for plain HTTP to
+    # a loopback host name such as 127.0.0.1 or localhost).
+    cookie_secure: str = "auto"
+    session_hours: int = 12
+    session_idle_minutes: int = 120
+    # Failed logins per user name and per client network within 15 minutes before a pause.
+    login_max_failures: int = 5
+    # The public transparency page (/transparenz): k-anonymous aggregates, no login.
+    transparency_page: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -58,6 +73,8 @@ def _coerce(kind: type | str, raw: str):
         return int(raw)
     if kind_name == "Path":
         return Path(raw)
+    if kind_name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     return raw
 
 

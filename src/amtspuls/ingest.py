@@ -72,6 +72,7 @@ class Ingestor:
         self.salts = SaltStore(settings.salt_dir, settings.salt_keep_hours)
         self.salts.purge()
         self._counts: list[tuple[Any, str, str, int]] = []
+        self._caches: set[str] = set()
         self.steps: list[tuple[str, Callable[[], None]]] = [
             ("put_user_agent", self.put_user_agent),
             ("put_url", self.put_url),
@@ -149,13 +150,19 @@ class Ingestor:
         )
 
     def put_url(self) -> None:
+        """URL → path, kept query, search, campaign, file type, service: computed once per
+        distinct URL and kept for later batches (most URLs recur; compiling the scrub
+        rules costs more than a small batch)."""
+        new = self._new_keys("url", "url_info", "url")
+        if not new:
+            return
         rules = self.rules
         path, query = sql_path_and_query("url")
+        self.engine.register("new_urls", pa.table({"url": pa.array(new, pa.string())}))
         self.engine.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE url_info AS
-            WITH d AS (SELECT DISTINCT url FROM batch_hits WHERE url IS NOT NULL),
-            s AS (SELECT url, {path} AS raw_path, {query} AS raw_query FROM d)
+            INSERT INTO url_info
+            WITH s AS (SELECT url, {path} AS raw_path, {query} AS raw_query FROM new_urls)
             SELECT url,
                    raw_path,
                    {sql_clean_path('raw_path')} AS path,
@@ -163,34 +170,66 @@ class Ingestor:
                    {sql_param('raw_query', rules.search_params)} AS url_search,
                    left({sql_scrub(sql_param('raw_query', rules.campaign_name_params))}, 200)
                        AS campaign,
-                   {sql_extension('raw_path')} AS ext
+                   {sql_extension('raw_path')} AS ext,
+                   NULL AS service_id
             FROM s
             """
         )
-        paths = self._distinct("path", "url_info")
+        self.engine.unregister("new_urls")
+        paths = [r[0] for r in self.engine.execute(
+            "SELECT DISTINCT path FROM url_info WHERE service_id IS NULL").fetchall()]
         self._lookup("svc", pa.table({"svc_path": pa.array(paths, pa.string()),
-                                      "service_id": pa.array(map_paths(paths), pa.string())}))
+                                      "svc_id": pa.array(map_paths(paths), pa.string())}))
+        self.engine.execute(
+            "UPDATE url_info SET service_id = svc.svc_id FROM svc "
+            "WHERE url_info.service_id IS NULL AND url_info.path = svc.svc_path"
+        )
 
     def put_referrer(self) -> None:
-        refs = self._distinct("coalesce(referrer, '')")
-        infos = classify_referrers(refs, self.site.domain, None, aliases=self.site.aliases)
+        new = self._new_keys("coalesce(referrer, '')", "ref_info", "ref")
+        if not new:
+            return
+        infos = classify_referrers(new, self.site.domain, None, aliases=self.site.aliases)
         spam = is_spam_referrer([i.host for i in infos])
-        self._lookup(
-            "ref_info",
-            pa.table(
-                {
-                    "ref": pa.array(refs, pa.string()),
-                    "ref_class": [i.ref_class for i in infos],
-                    "ref_host_raw": [i.host for i in infos],
-                    "ref_path_raw": [i.path for i in infos],
-                    "is_spam": spam,
-                }
-            ),
-            derive=(
-                f"nullif({sql_scrub('ref_host_raw')}, '') AS ref_host, "
-                f"nullif(left({sql_scrub(sql_decode('ref_path_raw'))}, 1024), '') AS ref_path"
-            ),
+        self.engine.register("new_refs", pa.table({
+            "ref": pa.array(new, pa.string()),
+            "ref_class": [i.ref_class for i in infos],
+            "ref_host_raw": [i.host for i in infos],
+            "ref_path_raw": [i.path for i in infos],
+            "is_spam": spam,
+        }))
+        self.engine.execute(
+            f"""
+            INSERT INTO ref_info
+            SELECT ref, ref_class, nullif({sql_scrub('ref_host_raw')}, '') AS ref_host,
+                   nullif(left({sql_scrub(sql_decode('ref_path_raw'))}, 1024), '') AS ref_path,
+                   is_spam
+            FROM new_refs
+            """
         )
+        self.engine.unregister("new_refs")
+
+    # Lookups kept across batches, with a bound so that a stream of unique URLs cannot
+    # grow the engine's memory without limit.
+    CACHE_ROWS = 200_000
+    _CACHES = {
+        "url_info": "url VARCHAR, raw_path VARCHAR, path VARCHAR, query VARCHAR, "
+                    "url_search VARCHAR, campaign VARCHAR, ext VARCHAR, service_id VARCHAR",
+        "ref_info": "ref VARCHAR, ref_class VARCHAR, ref_host VARCHAR, ref_path VARCHAR, "
+                    "is_spam BOOLEAN",
+    }
+
+    def _new_keys(self, expr: str, cache: str, key: str) -> list:
+        """Distinct values of `expr` in the batch that the cache table does not hold yet."""
+        if cache not in self._caches or self.engine.execute(
+            f"SELECT count(*) FROM {cache}"
+        ).fetchall()[0][0] > self.CACHE_ROWS:
+            self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {cache} ({self._CACHES[cache]})")
+            self._caches.add(cache)
+        return [r[0] for r in self.engine.execute(
+            f"SELECT DISTINCT {expr} AS k FROM batch_hits WHERE {expr} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {cache} c WHERE c.{key} = {expr})"
+        ).fetchall()]
 
     def put_salts(self) -> None:
         # IPv4 is truncated in the engine; only the rare other forms come to Python.
@@ -221,13 +260,12 @@ class Ingestor:
                        h.search_query AS sent_search,
                        ua.device, ua.browser, ua.browser_version, ua.os, ua.is_bot,
                        u.raw_path, u.path, u.query, u.url_search, u.campaign, u.ext,
-                       svc.service_id,
+                       u.service_id,
                        r.ref_class, r.ref_host, r.ref_path, r.is_spam,
                        coalesce(h.search_query, u.url_search) AS search_query
                 FROM batch_hits h
                 LEFT JOIN ua_info ua ON h.user_agent IS NOT DISTINCT FROM ua.ua
                 LEFT JOIN url_info u ON h.url = u.url
-                LEFT JOIN svc ON u.path = svc.svc_path
                 LEFT JOIN ref_info r ON coalesce(h.referrer, '') = r.ref
             ), k AS (
                 SELECT *,

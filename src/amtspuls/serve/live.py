@@ -29,29 +29,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
+
+import pyarrow as pa
 
 from amtspuls.collect.events import event_row
-from amtspuls.collect.logs.formats.base import hits_from_columns
 from amtspuls.collect.tracking import Tracked
-from amtspuls.collect.wal import WriteAheadLog, delete_segment, read_segment
+from amtspuls.collect.wal import WriteAheadLog, delete_segment, name_os_thread, read_segment
 from amtspuls.config import Settings
 from amtspuls.enrich.useragent import classify_user_agents
 from amtspuls.errors import UserError
 from amtspuls.ingest import Ingestor
 from amtspuls.model import HIT_SCHEMA, Site
+from amtspuls.privacy.urls import load_rules
 from amtspuls.store import DuckDBStore
 from amtspuls.store.duckdb_store import normalise_domain
 
 log = logging.getLogger("amtspuls.live")
 
-INGEST_SECONDS = 0.5  # an event is in the store (and the realtime view) within ~1 s
-INGEST_EVENTS = 5000  # …or sooner when this many are waiting
+# Each Ingestor.process call has a fixed cost of a few hundred milliseconds, so batches
+# start at most every 3× the last batch's duration, between QUIET_SECONDS and
+# INGEST_SECONDS apart, or as soon as INGEST_EVENTS are waiting. An event is stored, and
+# in the realtime view, within about a second (1.5 s under full load).
+QUIET_SECONDS = 0.25
+INGEST_SECONDS = 1.0
+INGEST_EVENTS = 5000
+GATHER_SECONDS = 0.05  # after a quiet spell, the first event waits this long for company
+IDLE_SECONDS = 1.0  # housekeeping (closing and deleting WAL segments) when nothing comes
 MAX_BATCH = 50_000  # events handed to one Ingestor.process call at most
 SEGMENT_SECONDS = 10.0  # an open WAL segment is closed (then deleted) after this long
 REFRESH_DAILY_SECONDS = 300.0  # daily aggregates of touched days are recomputed this often
 MAX_BACKLOG = 500_000  # events waiting for the ingest; beyond this requests get 503
 
-ROW_KEYS = tuple(f.name for f in HIT_SCHEMA if f.name != "line_no")
 SOURCES = ("tracker", "matomo", "plausible")
 
 
@@ -158,10 +167,16 @@ class SiteCache:
             return None
 
     def get(self, ref: str) -> Site | None:
+        site = self._by_key.get(ref)  # as stored: most clients send it so
+        if site is not None:
+            return site
         key = self._key(ref)
         return self._by_key.get(key) if key else None
 
     async def resolve(self, ref: str) -> Site | None:
+        site = self._by_key.get(ref)
+        if site is not None:
+            return site
         key = self._key(ref)
         if key is None:
             return None
@@ -196,6 +211,7 @@ class LiveCollector:
         self.sites = SiteCache(store)
         self.client_address = ClientAddress(settings.trusted_proxies)
         self.limiter = RateLimiter(settings.collect_rate_limit, settings.collect_rate_burst)
+        self.rules = load_rules(settings.data_dir / "request_rules.toml")
         self.wal = WriteAheadLog(settings.data_dir / "wal", on_commit=self._committed,
                                  on_close=self._closed, segment_seconds=SEGMENT_SECONDS)
         self._ids = itertools.count(1)
@@ -205,7 +221,9 @@ class LiveCollector:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="amtspuls-ingest")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="amtspuls-ingest",
+                                            initializer=name_os_thread,
+                                            initargs=("amtspuls-ingest",))
         self._ingestors: dict[tuple[int, str], Ingestor] = {}
         # fingerprint (segment, site, source) → last line stored; segment → lines up to
         # which all are stored / lines in all (once closed) / its fingerprints
@@ -243,6 +261,8 @@ class LiveCollector:
         out = []
         for item, site in items:
             event = dict(item.event)
+            if source != "tracker" and event.get("type") == "pageview":
+                self._detect_search(event, site)
             event["ip"] = item.ip or ip
             event["ua"] = item.ua or user_agent
             row = event_row(event, item.ts or now)
@@ -252,6 +272,19 @@ class LiveCollector:
             record["src"] = source
             out.append(record)
         return out
+
+    def _detect_search(self, event: dict[str, Any], site: Site) -> None:
+        """A Matomo or Plausible pageview whose URL carries a site-search parameter is a
+        search, as a server-log request is (Matomo detects site search the same way)."""
+        url = event.get("url")
+        if not isinstance(url, str) or "?" not in url:
+            return
+        names = set(site.search_params) | set(self.rules.search_params)
+        for key, value in parse_qsl(url.split("?", 1)[1].split("#", 1)[0]):
+            if key.lower() in names and value.strip():
+                event["type"] = "search"
+                event["query"] = value
+                return
 
     async def submit(self, records: list[dict[str, Any]]) -> None:
         """Durably accept records (raises WalError when the disk fails, Backlog when the
@@ -265,8 +298,7 @@ class LiveCollector:
     def _committed(self, segment: str, first_line: int, records: list[dict[str, Any]]) -> None:
         self._pending.append(_Committed(segment, first_line, records))
         self._pending_events += len(records)
-        if self._pending_events >= INGEST_EVENTS:
-            self._wake.set()
+        self._wake.set()
 
     def _closed(self, segment: str, lines: int) -> None:
         self._closed_lines[segment] = lines
@@ -281,28 +313,48 @@ class LiveCollector:
         except Exception:
             log.exception("replaying the write-ahead log failed; segments kept for next start")
         backoff = INGEST_SECONDS
+        last_start = 0.0
+        last_took = 0.0
         while True:
             if not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), INGEST_SECONDS)
-            self._wake.clear()
+                # idle: wake on the first event (or now and then for housekeeping)
+                if not self._pending:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                    self._wake.clear()
+                # gather a moment; then wait until `interval` after the last batch's start
+                # (each batch has a fixed cost: the ingest is busy at most ~1/3 of the
+                # time), unless INGEST_EVENTS are waiting
+                interval = min(INGEST_SECONDS, max(QUIET_SECONDS, 3 * last_took))
+                delay = max(GATHER_SECONDS, last_start + interval - time.monotonic())
+                while (delay > 0 and self._pending_events < INGEST_EVENTS
+                       and not self._stopping):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                    self._wake.clear()
+                    delay = last_start + interval - time.monotonic()
             batch = self._take()
             if batch:
+                last_start = time.monotonic()
                 try:
                     await loop.run_in_executor(run, self._ingest, batch)
+                    last_took = time.monotonic() - last_start
                     backoff = INGEST_SECONDS
                 except Exception:
                     log.exception("live ingest failed; retrying")
                     self.failures += 1
                     self._requeue(batch)
+                    if self._stopping:  # the WAL keeps them for the next start
+                        return
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
-                    if self._stopping and self.failures > 20:
-                        return
                     continue
-            if not self._stopping:
-                await self.wal.rotate_if_older(SEGMENT_SECONDS)
-            await loop.run_in_executor(run, self._cleanup)
+            try:
+                if not self._stopping:
+                    await self.wal.rotate_if_older(SEGMENT_SECONDS)
+                await loop.run_in_executor(run, self._cleanup)
+            except Exception:  # segments stay; the next round (or start) deletes them
+                log.exception("closing or deleting WAL segments failed")
             if self._stopping and not self._pending:
                 return
 
@@ -338,10 +390,8 @@ class LiveCollector:
         """One `Ingestor.process` call, stored with how far this segment is done."""
         fp = f"wal:{segment}:{site_id}:{source}"
         self._fingerprints.setdefault(segment, set()).add(fp)
-        columns: dict[str, list] = {k: [rec.get(k) for _, rec in lines] for k in ROW_KEYS}
-        columns["ts"] = [_ts(v) for v in columns["ts"]]
-        columns["line_no"] = [n for n, _ in lines]
-        hits = hits_from_columns(columns)
+        hits = pa.Table.from_pylist([rec for _, rec in lines], schema=HIT_SCHEMA)
+        hits = hits.set_column(0, "line_no", pa.array([n for n, _ in lines], pa.int64()))
         progress = {"fp": fp, "path": f"wal/{segment}", "format": "tracker_wal",
                     "done": lines[-1][0], "counts": None}
         self._ingestor(site_id, source).process(hits, progress)
@@ -377,9 +427,15 @@ class LiveCollector:
                         or rec.get("src") not in SOURCES):
                     bad += 1
                     continue
+                if isinstance(rec.get("ts"), str):
+                    rec["ts"] = datetime.fromisoformat(rec["ts"])
                 groups.setdefault((rec["site"], rec["src"]), []).append((line_no, rec))
             stored = 0
             for (site_id, source), lines in groups.items():
+                if self.store.site_by_id(site_id) is None:
+                    log.warning("%s: %d events of a deleted site %s dropped", path.name,
+                                len(lines), site_id)
+                    continue
                 fp = f"wal:{path.name}:{site_id}:{source}"
                 done = self.store.import_progress(fp)
                 todo = [x for x in lines if x[0] > done]
@@ -440,12 +496,6 @@ def _warm_up() -> None:
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
         "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
     ])
-
-
-def _ts(value: Any) -> datetime | None:
-    if isinstance(value, str):  # replayed from a segment
-        return datetime.fromisoformat(value)
-    return value
 
 
 def now_utc() -> datetime:

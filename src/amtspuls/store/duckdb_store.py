@@ -202,9 +202,10 @@ class DuckDBStore:
 
     # -- ingest ------------------------------------------------------------------------
     def import_progress(self, fingerprint: str) -> int:
-        rows = self.con.execute(
-            "SELECT lines_done FROM imports WHERE fingerprint = ?", [fingerprint]
-        ).fetchall()
+        with self._lock:  # the live ingest asks from its thread
+            rows = self.con.execute(
+                "SELECT lines_done FROM imports WHERE fingerprint = ?", [fingerprint]
+            ).fetchall()
         return int(rows[0][0]) if rows else 0
 
     def forget_imports(self, fingerprints: Sequence[str]) -> None:
@@ -326,10 +327,13 @@ class DuckDBStore:
             """
         )
         con.unregister("session_parts")
+        if con.execute("SELECT count(*) FROM merged WHERE existed").fetchall()[0][0]:
+            con.execute(
+                f"DELETE FROM sessions WHERE site_id = {site.id} "
+                "AND session_id IN (SELECT session_id FROM merged WHERE existed)"
+            )
         con.execute(
-            f"""
-            DELETE FROM sessions WHERE site_id = {site.id}
-              AND session_id IN (SELECT session_id FROM merged WHERE existed);
+            """
             INSERT INTO sessions
             SELECT session_id, site_id, visitor_id, start_ts, end_ts,
                    date_diff('millisecond', start_ts, end_ts) / 1000.0,
