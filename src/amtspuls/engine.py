@@ -21,4 +21,5 @@ def new_engine(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET temp_directory = ''")  # never spill raw input to disk
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     return con

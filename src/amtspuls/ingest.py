@@ -227,8 +227,8 @@ class Ingestor:
             self.engine.execute(f"CREATE OR REPLACE TEMP TABLE {cache} ({self._CACHES[cache]})")
             self._caches.add(cache)
         return [r[0] for r in self.engine.execute(
-            f"SELECT DISTINCT {expr} AS k FROM batch_hits WHERE {expr} IS NOT NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {cache} c WHERE c.{key} = {expr})"
+            f"SELECT DISTINCT b.k FROM (SELECT {expr} AS k FROM batch_hits) b "
+            f"WHERE b.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {cache} c WHERE c.{key} = b.k)"
         ).fetchall()]
 
     def put_salts(self) -> None:

@@ -93,6 +93,7 @@ class DuckDBStore:
             raise UserError(f"{self.path}: cannot open the store ({exc})") from None
         self.con.execute(f"SET threads = {int(settings.engine_threads)}")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         # Fewer, larger checkpoints: an import commits every batch, and each checkpoint
         # recompresses what changed; 256 MB of write-ahead log between them is plenty.
         self.con.execute("SET checkpoint_threshold = '256MB'")
