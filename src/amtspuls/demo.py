@@ -63,7 +63,11 @@ def main() -> None:
     amtspuls(*d, "report", "pages", "--site", SITE, "--limit", "10")
     if args.no_serve:
         return
-    print(f"\nDashboard und API: http://{args.host}:{args.port}/  (Strg+C beendet)\n")
+    from amtspuls.serve.auth import demo_user
+
+    name, password = demo_user(data)
+    print(f"\nDashboard: http://{args.host}:{args.port}/  (Strg+C beendet)")
+    print(f"Anmeldung: Benutzer {name!r}, Passwort {password!r}\n")
     amtspuls(*d, "serve", "--host", args.host, "--port", str(args.port))
 
 

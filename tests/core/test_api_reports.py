@@ -53,6 +53,9 @@ def served(tmp_path_factory):
                    "--json")
     assert overview.code == 0, overview.err
     local = {name: report(data, name, SITE, FROM, TO) for name in ("pages", "not-found")}
+    # /api/v1 needs a token (api_auth, docs/dashboard.md)
+    assert cli(data, "user", "add", "api", "--role", "viewer").code == 0
+    token = one_json(cli(data, "user", "token", "api", "--json").out)["token"]
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -67,7 +70,8 @@ def served(tmp_path_factory):
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
             yield client, one_json(overview.out), local
     finally:
         server.should_exit = True
@@ -105,10 +109,14 @@ def test_row_reports_equal_the_same_function(served):
 def test_every_report_answers(served):
     client, _, _ = served
     for name in REPORTS:
+        # journeys is per service: it needs one (and says so without)
+        extra = {"service": "wohngeld"} if name == "journeys" else {}
         for interval in ("hour", "day", "week"):
             status, _ = get_json(client, f"/api/v1/reports/{name}", site=SITE,
-                                 interval=interval)
+                                 interval=interval, **extra)
             assert status == 200, (name, interval)
+    status, body = get_json(client, "/api/v1/reports/journeys", site=SITE)
+    assert status == 400 and "service" in body["error"]
 
 
 @pytest.mark.parametrize("url, params, status", [

@@ -23,7 +23,7 @@ def test_site_ids(tmp_path):
         assert "Traceback" not in run.err
     assert (first.out, second.out) == ("1\n", "2\n")
     assert one_json(again.out) == {"id": 1, "domain": "www.musterstadt.de",
-                                   "timezone": "Europe/Berlin"}
+                                   "timezone": "Europe/Berlin", "aliases": []}
     assert one_json(created.out)["pageviews"] == 0
     assert stored(data, "SELECT id, domain, timezone FROM sites ORDER BY id") == [
         (1, "www.musterstadt.de", "Europe/Berlin"),

@@ -25,7 +25,9 @@ def server(tmp_path_factory):
     srv = Server(data, env={"AMTSPULS_TRUSTED_PROXIES": "127.0.0.1",
                             "AMTSPULS_COLLECT_RATE_LIMIT": "20",
                             "AMTSPULS_COLLECT_RATE_BURST": "40",
-                            "AMTSPULS_TRACKING_TOKEN": TOKEN}).start()
+                            "AMTSPULS_TRACKING_TOKEN": TOKEN,
+                            # the realtime API is read here without a login
+                            "AMTSPULS_API_AUTH": "false"}).start()
     yield srv
     if srv.proc is not None:
         srv.stop()

@@ -96,6 +96,9 @@ def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
 
     for router in discover_routers():
         app.include_router(router)
+    # `configure(app)` of a routes module adds middleware (access control, security headers).
+    for configure in _hooks("configure"):
+        configure(app)
     return app
 
 

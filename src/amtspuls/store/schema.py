@@ -284,4 +284,59 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "dashboard access: users, roles per site, sessions, API tokens, audit log",
+        """
+        CREATE SEQUENCE user_ids START 1;
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            password_hash VARCHAR,            -- argon2id; null: API tokens only
+            created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            disabled BOOLEAN NOT NULL DEFAULT false
+        );
+        -- site_id 0: the role holds for every site.
+        CREATE TABLE user_roles (
+            user_id INTEGER NOT NULL,
+            site_id INTEGER NOT NULL,
+            role VARCHAR NOT NULL,            -- admin | analyst | viewer
+            PRIMARY KEY (user_id, site_id)
+        );
+        -- Only a hash of the session cookie is stored.
+        CREATE TABLE user_sessions (
+            id_hash VARCHAR PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            csrf VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL,
+            expires TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE api_token_ids START 1;
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            token_hash VARCHAR NOT NULL UNIQUE,
+            prefix VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            last_used TIMESTAMP,
+            revoked TIMESTAMP
+        );
+        -- Logins (failed ones too) and every administrative change. `client` is the
+        -- truncated address (/24, /48), as everywhere else.
+        CREATE SEQUENCE audit_ids START 1;
+        CREATE TABLE audit_log (
+            id BIGINT PRIMARY KEY,
+            ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            actor VARCHAR,
+            action VARCHAR NOT NULL,
+            target VARCHAR,
+            site_id INTEGER,
+            ok BOOLEAN NOT NULL,
+            client VARCHAR,
+            detail JSON
+        );
+        """,
+    ),
 ]
