@@ -159,9 +159,10 @@ class Registry:
 
 
 class VisitCounter:
-    """Visits per key and minute from (session, key, minute) page rows, incrementally: a
-    visit of a key is a session's first page of that key after 30 minutes without one.
-    Carries the last minute of recent (session, key) pairs from one chunk to the next."""
+    """Sessions per metric key and minute from (session, metric key, minute) rows,
+    incrementally: a session counts once for a key (a visit of a page group, a form
+    error of a form) until it has been quiet on that key for 30 minutes. Carries the
+    last minute of recent (session, key) pairs from one chunk to the next."""
 
     def __init__(self, timeout_minutes: int = 30) -> None:
         self.timeout = int(timeout_minutes)
@@ -180,7 +181,6 @@ class VisitCounter:
     def count(self, sess: np.ndarray, key: np.ndarray, minute: np.ndarray, hi_minute: int
               ) -> tuple[np.ndarray, np.ndarray]:
         """New visits as (metric key index, minute) rows; `hi_minute` is the chunk's end."""
-        n_new = len(sess)
         s = np.concatenate([self.sess, sess.astype(np.uint64)])
         k = np.concatenate([self.key, key.astype(np.int64)])
         m = np.concatenate([self.minute, minute.astype(np.int64)])
@@ -200,7 +200,6 @@ class VisitCounter:
         last[:-1] = ~same[1:]
         keep = last & (m >= hi_minute - self.timeout)
         self.sess, self.key, self.minute = s[keep], k[keep], m[keep]
-        del n_new
         return k[counted], m[counted]
 
 
@@ -213,15 +212,12 @@ def chunk_matrix(registry: Registry, visits: VisitCounter, pages: pa.Table, coun
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
     if pages.num_rows:
-        enc = pc.dictionary_encode(pages.column("key")).combine_chunks()
-        dict_keys = enc.dictionary.to_pylist()
-        metric_of = np.array([registry.observe("visits", k) for k in dict_keys], dtype=np.int64)
-        key_idx = metric_of[enc.indices.to_numpy(zero_copy_only=False)]
+        key_idx, is_visit = _encode(registry, pages)
         sess = pages.column("session_id").to_numpy().astype(np.uint64)
         minute = pages.column("minute").to_numpy().astype(np.int64)
         site_idx = registry.observe("visits", SITE)
-        # Site visits: one row per session and minute.
-        sm = np.unique(np.stack([sess.view(np.int64), minute]), axis=1)
+        # Site visits: one row per session and minute with a page.
+        sm = np.unique(np.stack([sess[is_visit].view(np.int64), minute[is_visit]]), axis=1)
         all_sess = np.concatenate([sess, sm[0].view(np.uint64)])
         all_key = np.concatenate([key_idx, np.full(sm.shape[1], site_idx, dtype=np.int64)])
         all_min = np.concatenate([minute, sm[1]])
@@ -233,17 +229,14 @@ def chunk_matrix(registry: Registry, visits: VisitCounter, pages: pa.Table, coun
         visits.count(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                      hi_minute)
     if counts.num_rows:
-        names = counts.column("metric").to_pylist()
-        keys = counts.column("key").to_pylist()
-        idx = np.array([registry.observe(n, k) for n, k in zip(names, keys, strict=True)],
-                       dtype=np.int64)
+        idx, _ = _encode(registry, counts)
         minute = counts.column("minute").to_numpy().astype(np.int64)
         n = counts.column("n").to_numpy().astype(np.float64)
         rows.append(idx)
         cols.append(minute - lo_minute)
         vals.append(n)
-        req = np.array([nm == "requests" and k != SITE for nm, k in zip(names, keys,
-                                                                     strict=True)])
+        req = np.array([registry.metrics[i][0] == "requests" and registry.metrics[i][1] != SITE
+                        for i in idx.tolist()], dtype=bool) if len(idx) else np.zeros(0, bool)
         if req.any():
             site_req = registry.observe("requests", SITE)
             rows.append(np.full(int(req.sum()), site_req, dtype=np.int64))
@@ -257,3 +250,15 @@ def chunk_matrix(registry: Registry, visits: VisitCounter, pages: pa.Table, coun
         ok = (c >= 0) & (c < width)
         np.add.at(out, (r[ok], c[ok]), v[ok])
     return out
+
+
+def _encode(registry: Registry, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Metric index of each (metric, key) row, registering new ones; and whether the row
+    is a page visit."""
+    joined = pc.binary_join_element_wise(table.column("metric"), table.column("key"), "\x1f")
+    enc = pc.dictionary_encode(joined).combine_chunks()
+    uniq = enc.dictionary.to_pylist()
+    index = np.array([registry.observe(*u.split("\x1f", 1)) for u in uniq], dtype=np.int64)
+    visit = np.array([u.startswith("visits\x1f") for u in uniq], dtype=bool)
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    return index[codes], visit[codes]

@@ -34,7 +34,7 @@ MINUTE_SQL = "CAST(epoch_ms(ts) // 60000 AS BIGINT)"
 
 # Column names another module may give the Open311 request table; the first present wins.
 REQUEST_TS_COLUMNS = ("requested_ts", "requested_datetime", "requested_at", "ts", "created")
-REQUEST_CATEGORY_COLUMNS = ("category", "service_code", "service_id")
+REQUEST_CATEGORY_COLUMNS = ("category", "service_id", "service_code")
 
 
 def _rows(store: DuckDBStore, sql: str, params: dict[str, Any] | list[Any] | None = None
@@ -49,7 +49,7 @@ def _rows(store: DuckDBStore, sql: str, params: dict[str, Any] | list[Any] | Non
 def _arrow(store: DuckDBStore, sql: str, params: dict[str, Any]) -> pa.Table:
     cur = store.cursor()
     try:
-        return cur.execute(sql, params).to_arrow_table()
+        return cur.sql(sql, params=params).to_arrow_table()
     finally:
         cur.close()
 
@@ -371,18 +371,38 @@ def deliveries_for(store: DuckDBStore, alert_ids: list[int]) -> dict[int, list[d
 
 # -- demand for forecasting ------------------------------------------------------------
 
-def daily_service_demand(store: DuckDBStore, site_id: int) -> list[tuple[date, str, int, int]]:
-    """(day, service_id, visits, form_submits) per local day, from the daily aggregates
-    (kept after raw events expire)."""
-    return [
-        (r[0], r[1], int(r[2]), int(r[3]))
-        for r in _rows(
-            store,
-            "SELECT day, service_id, visits, form_submits FROM daily_services "
-            "WHERE site_id = ? ORDER BY day, service_id",
-            [site_id],
+def daily_service_demand(store: DuckDBStore, site_id: int, timezone: str = "Europe/Berlin",
+                         news_groups: tuple[str, ...] = NEWS_GROUPS
+                         ) -> list[tuple[date, str, int, int]]:
+    """(local day, service_id, visits, form_submits) per day and service. Days with raw
+    events count them keyed as the detector does (news articles stay in their group);
+    older days come from the daily aggregates (kept after raw events expire)."""
+    tz = timezone.replace("'", "")
+    local = f"CAST(timezone('{tz}', ts AT TIME ZONE 'UTC') AS DATE)"
+    raw = _rows(
+        store,
+        f"""
+        WITH e AS (
+            SELECT {local} AS day, session_id, type,
+                   CASE WHEN type = 'pageview' THEN {key_sql(news_groups)}
+                        ELSE coalesce(nullif(form, ''), service_id, 'none') END AS key
+            FROM events
+            WHERE site_id = ? AND type IN ('pageview', 'form_submit')
         )
-    ]
+        SELECT day, key, count(DISTINCT session_id) FILTER (WHERE type = 'pageview'),
+               count(*) FILTER (WHERE type = 'form_submit')
+        FROM e WHERE key NOT LIKE '/%' GROUP BY ALL ORDER BY 1, 2
+        """,
+        [site_id],
+    )
+    first = min((r[0] for r in raw), default=None)
+    older = _rows(
+        store,
+        "SELECT day, service_id, visits, form_submits FROM daily_services "
+        "WHERE site_id = ? AND (? IS NULL OR day < ?) ORDER BY day, service_id",
+        [site_id, first, first],
+    )
+    return [(r[0], r[1], int(r[2]), int(r[3])) for r in older + raw]
 
 
 def daily_site_visits(store: DuckDBStore, site_id: int) -> list[tuple[date, int]]:

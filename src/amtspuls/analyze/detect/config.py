@@ -18,29 +18,36 @@ class DetectConfig:
     bundesland: str | None = None
     # Score (−log10 of the tail probability, corrected for the windows tried) that raises
     # an alert, and the lower score that keeps an open alert open.
-    threshold: float = 7.0
+    threshold: float = 6.5
     keep_threshold: float = 2.5
+    # Per family: submission errors of a form that never fails are rare and serious.
+    thresholds: dict[str, float] = field(default_factory=lambda: {"submit_error_rate": 5.0})
     # Sliding windows (minutes) over which counts are compared with the baseline.
     windows: tuple[int, ...] = (10, 30, 60, 180, 480, 1440)
     # Guards against statistically significant but tiny changes.
     min_count: int = 3
+    # An excess (or shortfall) must also be at least this share of the signal's mean
+    # daily count: a few extra visits at night are significant but not an incident.
+    min_excess_share: float = 0.03
     min_ratio_up: float = 1.5
-    max_ratio_down: float = 0.5
+    max_ratio_down: float = 0.4
     min_expected_down: float = 12.0
     # An alert ends after this many minutes without an anomalous minute; a new alert of
     # the same signal and direction within the cool-down is merged into the previous one.
     quiet_minutes: int = 120
     cooldown_minutes: int = 360
+    # Rate signals compare a window's numerator with the denominator of the window
+    # extended this far back (an error follows its form start by minutes).
+    rate_lag_minutes: int = 30
     # A signal raises alerts only after this many hours of its own history.
     warmup_hours: int = 72
     # Without this much history before the scored range, the baseline is first learnt
     # on the range's first `prime_days` (see docs/fruehwarnung.md).
     prime_days: int = 14
-    # Baseline memory: hour-of-week slots (weeks), short-term level (hours, half-life),
-    # dispersion and rates (hours, half-life).
+    # Baseline memory: hour-of-week slots (weeks), short-term level and rates (hours,
+    # half-life); the dispersion uses the last 28 days.
     slot_memory_weeks: float = 8.0
     level_half_life_hours: float = 72.0
-    dispersion_half_life_hours: float = 336.0
     rate_half_life_hours: float = 336.0
     # Strength of the pull of a sparse signal's hour-of-week profile towards its parent's
     # (in counts), and of the short-term level correction's prior (in counts).
@@ -51,6 +58,11 @@ class DetectConfig:
     # Open alerts are skipped for learning for at most this long (then the new level is
     # accepted as normal).
     max_alert_learning_pause_hours: float = 72.0
+    # Page groups of news: their articles count for the group, not for a service that
+    # the URL rules would map them to.
+    news_groups: tuple[str, ...] = ("/aktuelles", "/news", "/nachrichten", "/presse",
+                                    "/pressemitteilungen", "/meldungen", "/neuigkeiten",
+                                    "/blog")
     # Families whose alerts are not raised at all (e.g. ["searches"]).
     disabled: tuple[str, ...] = ()
 
@@ -111,7 +123,9 @@ def load_warning_config(settings: Settings) -> WarningConfig:
     cfg = WarningConfig()
     det = cfg.detect
     for f in fields(DetectConfig):
-        if f.name in table:
+        if f.name == "thresholds" and isinstance(table.get("thresholds"), dict):
+            det.thresholds.update({str(k): float(v) for k, v in table["thresholds"].items()})
+        elif f.name in table:
             setattr(det, f.name, _coerce(table[f.name], getattr(det, f.name), f.name))
     for name in ("interval_seconds", "watch_in_serve", "persist_minutes", "stale_minutes"):
         if name in table:
