@@ -1,0 +1,2 @@
+"""Triage of citizen service requests: category, priority with reasons, duplicates
+grouped into incidents, routing and workload (see docs/triage.md)."""
