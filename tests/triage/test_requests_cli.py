@@ -160,7 +160,8 @@ def test_csv_with_column_map_and_rejected_rows(tmp_path):
     rows = [
         ["Nr", "Text", "Zeit", "Breite", "Länge", "Art"],
         ["1", "Schlagloch vor der Schule", "2026-03-02 08:15", "51,2561", "7,7483", ""],
-        ["2", "Laterne aus", "2026-03-02T09:00:00+01:00", "51.2562", "7.7484", "strassenbeleuchtung"],
+        ["2", "Laterne aus", "2026-03-02T09:00:00+01:00", "51.2562", "7.7484",
+         "strassenbeleuchtung"],
         ["3", "", "2026-03-02 10:00", "51.25", "7.74", ""],
         ["4", "Müll", "kein Datum", "51.25", "7.74", ""],
         ["5", "Müll", "2026-03-02 11:00", "999", "7.74", ""],
