@@ -206,10 +206,9 @@ def test_ordinary_text_is_left_alone(text):
     assert scrub(text) == text
 
 
-@pytest.mark.xfail(strict=True, reason="IPv6 written with a leading '::' (loopback, IPv4-mapped "
-                   "in hex) is not matched by the <IP> rules")
 def test_scrub_leading_double_colon_ipv6():
     assert scrub("von ::ffff:c000:22c aus") == "von <IP> aus"
+    assert scrub("Zugriff von ::1") == "Zugriff von <IP>"
 
 
 # Random texts from pieces of personal data, words, numbers and separators: the engine

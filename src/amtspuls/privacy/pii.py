@@ -17,6 +17,8 @@ _RULES: list[tuple[str, str]] = [
     ("<IP>", r"(^|[^0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
     ("<IP>", r"(^|[^0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"),
     ("<IP>", r"(^|[^0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"),
+    # leading "::" (loopback ::1, IPv4-mapped ::ffff:c000:22c)
+    ("<IP>", r"(^|[^0-9A-Za-z:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}"),
     # German tax numbers: Steuer-ID (11 digits, never a leading 0 nor after a "+": such a
     # run is a phone number, "0301234567", "+49 221 123456") and Steuernummer
     # (12/345/67890 forms).
