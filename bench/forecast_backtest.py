@@ -12,19 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-SITE = "www.musterstadt.de"
-
-
-def cli(*args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "amtspuls.cli", *args], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        sys.exit(f"amtspuls {' '.join(args)} failed: {r.stderr.strip()}")
-    return r.stdout
+from simcity import SITE, cli, simulated_city
 
 
 def main() -> None:
@@ -38,14 +29,7 @@ def main() -> None:
     work = Path(args.work)
     runs = []
     for seed in args.seeds:
-        sim = work / f"sim-{seed}-{args.days}-{args.visits_per_day}"
-        data = work / f"data-{seed}-{args.days}-{args.visits_per_day}"
-        if not (sim / "truth.json").is_file():
-            cli("simulate", "--out", str(sim), "--days", str(args.days), "--seed", str(seed),
-                "--visits-per-day", str(args.visits_per_day), "--json")
-        if not (data / "amtspuls.duckdb").is_file():
-            cli("--data", str(data), "import-events", str(sim / "events.jsonl.gz"), "--site",
-                SITE, "--json")
+        sim, data = simulated_city(work, seed, args.days, args.visits_per_day)
         res = json.loads(cli("--data", str(data), "forecast", "--site", SITE, "--backtest",
                              "--horizon", str(args.horizon), "--bundesland", "NW", "--json"))
         res["seed"] = seed
