@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from amtspuls.analyze.reports import REPORTS, run_report
+from amtspuls.analyze.reports import BASE_REPORTS, run_report
 from amtspuls.config import load_settings
 from amtspuls.store import open_store
 
@@ -90,7 +90,7 @@ def main() -> None:
 
         lo, hi = date(2026, 1, 1), date(2026, 3, 31)
         results = {}
-        for name in REPORTS:
+        for name in BASE_REPORTS:
             run_report(store, site, name, lo, hi)  # warm-up
             times = []
             for _ in range(args.runs):
