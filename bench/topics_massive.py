@@ -6,8 +6,8 @@ Runs `amtspuls.analyze.topics.cluster_texts` (the clustering behind `amtspuls to
 its default number of clusters k = round(sqrt(n))) on the utterances and reports the
 adjusted Rand index (ARI) against the 60 intent labels; for comparison also the plain
 baseline (multilingual sentence vectors + k-means with k = 60) and our clustering with
-k = 60. Data: /work/shared/data/realworld/german-massive-intents (MASSIVE, Amazon,
-CC BY 4.0), or --data.
+k = 60. Data: ../shared/data/realworld/german-massive-intents beside the repository
+(MASSIVE, Amazon, CC BY 4.0), or --data.
 """
 
 from __future__ import annotations
