@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-EVENT_NAMES = (
-    "pageview",
-    "search",
-    "download",
-    "outlink",
-    "form_start",
-    "form_submit",
-    "form_error",
-    "rage_click",
-    "engagement",
-    "not_found",
-)
+from amtspuls.model import EVENT_TYPES
+
+# The tracker's event types the simulator produces (all but custom events), in the
+# model's order; their index is the integer code in the column buffers.
+EVENT_NAMES = tuple(t for t in EVENT_TYPES if t != "custom")
 (
     EV_PAGEVIEW,
     EV_SEARCH,
