@@ -57,6 +57,15 @@ class Settings:
     login_max_failures: int = 5
     # The public transparency page (/transparenz): k-anonymous aggregates, no login.
     transparency_page: bool = False
+    # Optional wording of recommendations by an OpenAI-compatible chat endpoint, e.g.
+    # "http://127.0.0.1:11434/v1" (recommend/llm.py); empty: off, nothing is sent.
+    llm_base_url: str = ""
+    # Model name passed to that endpoint.
+    llm_model: str = ""
+    # Bearer token for the endpoint; better set as AMTSPULS_LLM_API_KEY than in the file.
+    llm_api_key: str = ""
+    # Seconds to wait for the endpoint before the deterministic text is used alone.
+    llm_timeout_seconds: int = 20
 
     @property
     def db_path(self) -> Path:
@@ -95,3 +104,21 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         if f.name in values and f.name != "data_dir":
             setattr(settings, f.name, _coerce(f.type, str(values[f.name])))
     return settings
+
+
+def read_section(settings: Settings, name: str) -> dict:
+    """One table of DATA/amtspuls.toml (e.g. `[warning]`), empty when absent."""
+    from amtspuls.errors import UserError
+
+    path = Path(settings.data_dir) / "amtspuls.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: [{name}] must be a table")
+    return table

@@ -11,12 +11,9 @@ direction; a recurrence within the cool-down continues the open one and sends no
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import smtplib
-import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -32,13 +29,13 @@ from amtspuls.analyze.detect.detector import minute_of
 from amtspuls.analyze.detect.runner import Stream
 from amtspuls.config import Settings
 from amtspuls.errors import UserError
+from amtspuls.mail import SEVERITIES, Email, parse_email, send_message
 from amtspuls.model import Site
 from amtspuls.store import DuckDBStore
 from amtspuls.store import signals as sq
 
 log = logging.getLogger("amtspuls.alerts")
 
-SEVERITIES = ("info", "warning", "critical")
 WEBHOOK_FORMATS = ("json", "chat", "slack", "matrix", "teams")
 BACKOFF_FIRST_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
@@ -66,24 +63,6 @@ class Webhook:
             return self.name
         host = urllib.parse.urlsplit(self.url).hostname or "?"
         return f"webhook:{host}"
-
-
-@dataclass
-class Email:
-    to: list[str]
-    host: str = "localhost"
-    port: int = 25
-    sender: str = "amtspuls@localhost"
-    starttls: bool = False
-    use_ssl: bool = False
-    username: str = ""
-    password_env: str = "AMTSPULS_SMTP_PASSWORD"
-    min_severity: str = "warning"
-    name: str = ""
-
-    @property
-    def target(self) -> str:
-        return self.name or "email:" + ",".join(self.to)
 
 
 Channel = Webhook | Email
@@ -114,21 +93,7 @@ def parse_channels(raw: dict[str, Any]) -> list[Channel]:
                            headers={str(k): str(v) for k, v in h.get("headers", {}).items()}))
     mail = raw.get("email")
     if mail:
-        to = mail.get("to", [])
-        if isinstance(to, str):
-            to = [t.strip() for t in to.split(",") if t.strip()]
-        if not to:
-            raise UserError("amtspuls.toml [warning.email]: to is missing")
-        sev = str(mail.get("min_severity", "warning"))
-        if sev not in SEVERITIES:
-            raise UserError(f"min_severity must be one of {', '.join(SEVERITIES)}")
-        out.append(Email(
-            to=[str(t) for t in to], host=str(mail.get("host", "localhost")),
-            port=int(mail.get("port", 25)), sender=str(mail.get("from", "amtspuls@localhost")),
-            starttls=bool(mail.get("starttls", False)), use_ssl=bool(mail.get("ssl", False)),
-            username=str(mail.get("username", "")),
-            password_env=str(mail.get("password_env", "AMTSPULS_SMTP_PASSWORD")),
-            min_severity=sev, name=str(mail.get("name", ""))))
+        out.append(parse_email(mail))
     return out
 
 
@@ -210,20 +175,7 @@ def send_email(mail: Email, subject: str, body: str) -> None:
     msg["From"] = mail.sender
     msg["To"] = ", ".join(mail.to)
     msg.set_content(body)
-    if mail.use_ssl:
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(mail.host, mail.port, timeout=TIMEOUT_SECONDS,
-                                              context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(mail.host, mail.port, timeout=TIMEOUT_SECONDS)
-    try:
-        if mail.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if mail.username:
-            smtp.login(mail.username, os.environ.get(mail.password_env, ""))
-        smtp.send_message(msg)
-    finally:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            smtp.quit()
+    send_message(mail, msg)
 
 
 def backoff(attempts: int) -> float:

@@ -98,6 +98,7 @@ class DuckDBStore:
         # recompresses what changed; 256 MB of write-ahead log between them is plenty.
         self.con.execute("SET checkpoint_threshold = '256MB'")
         self._lock = threading.RLock()
+        self.write_lock = threading.Lock()
         if not read_only:
             self.migrate()
 
@@ -467,6 +468,16 @@ class DuckDBStore:
                 con.execute("ROLLBACK")
                 raise
         return {"events": int(n_events), "sessions": int(n_sessions)}
+
+    def write(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list:
+        """One small write from a request thread or the CLI (users, recommendations …),
+        one at a time."""
+        with self.write_lock:
+            cur = self.cursor()
+            try:
+                return cur.execute(sql, params).fetchall()
+            finally:
+                cur.close()
 
     # -- reads -------------------------------------------------------------------------
     def query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> list[dict]:

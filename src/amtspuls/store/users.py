@@ -8,7 +8,6 @@ enough). A role row with `site_id` 0 holds for every site."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +17,6 @@ from amtspuls.store.duckdb_store import DuckDBStore
 
 ROLES = ("viewer", "analyst", "admin")  # ascending rights
 ALL_SITES = 0
-
-# Writes to these tables come from request threads and the CLI; one at a time.
-_WRITE = threading.Lock()
 
 
 @dataclass
@@ -41,12 +37,7 @@ class User:
 
 
 def _write(store: DuckDBStore, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list:
-    with _WRITE:
-        cur = store.cursor()
-        try:
-            return cur.execute(sql, params).fetchall()
-        finally:
-            cur.close()
+    return store.write(sql, params)
 
 
 def _next(store: DuckDBStore, sequence: str) -> int:

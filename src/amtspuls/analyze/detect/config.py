@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
-from amtspuls.config import Settings
+from amtspuls.config import Settings, read_section
 from amtspuls.errors import UserError
 
 
@@ -104,18 +102,7 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
 
 
 def read_warning_table(settings: Settings) -> dict[str, Any]:
-    path = Path(settings.data_dir) / "amtspuls.toml"
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
-    table = doc.get("warning", {})
-    if not isinstance(table, dict):
-        raise UserError(f"{path}: [warning] must be a table")
-    return table
+    return read_section(settings, "warning")
 
 
 def load_warning_config(settings: Settings) -> WarningConfig:
