@@ -55,6 +55,10 @@ def minute_of_events(rng: np.random.Generator, t0: datetime, n: int, first_sid: 
         "service_id": pa.array(service.tolist(), pa.string()),
         "form": pa.array(form.tolist(), pa.string()),
         "search_results": pa.array(rng.integers(0, 5, n).astype(np.int32)),
+        # Entries from social networks and campaign links are signals of their own.
+        "referrer_class": pa.array(rng.choice(
+            ["internal", "search", "direct", "social", "campaign"], n,
+            p=[0.6, 0.2, 0.12, 0.06, 0.02]).tolist(), pa.string()),
     })
     return table, first_sid + sessions
 

@@ -140,3 +140,25 @@ def test_visit_counter_counts_a_session_once_per_visit():
     k, m = vc.count(np.array([1, 1], dtype=np.uint64), np.array([7, 7]),
                     np.array([140, 190]), 200)
     assert sorted(zip(k.tolist(), m.tolist(), strict=True)) == [(7, 190)]
+
+
+def test_news_shared_on_social_networks_is_found_by_its_entries():
+    """A news item going viral: 30 % more readers of the news section, all arriving from
+    social networks. Among all readers that takes long to be certain of; among those
+    entering from social networks (normally 8 %) it is clear within the hour."""
+    start = minute_at(17, 9, 10)
+    synth = Synth({"/aktuelles": 1500.0, "wohngeld": 120.0}, seed=4,
+                  spikes=[("/aktuelles", start, start + 600, ("social", 1.3))],
+                  social={"/aktuelles": 0.08})
+    det = Detector(DetectConfig(), "Europe/Berlin", "NW")
+    events = run(det, synth, minute_at(0, 0), minute_at(19, 0), 1440)
+    alerts = list({a["uid"]: a for _, a in events}.values())
+    social = [a for a in alerts if a["signal"] == "social_entries"]
+    assert social and social[0]["key"] == "/aktuelles"
+    first = min(_detected(a) for a in social)
+    assert 0 <= first - start <= 60
+    visits = [_detected(a) for a in alerts if a["signal"] == "visits"
+              and a["key"] == "/aktuelles"]
+    assert not visits or min(visits) > first
+    assert social[0]["evidence"]["message_de"].startswith("Besuche über soziale Netzwerke")
+    assert [a for a in alerts if abs(_detected(a) - start) > 1440] == []

@@ -78,3 +78,43 @@ def test_daily_demand_keys_like_the_detector(tmp_path):
     rows = sq.daily_service_demand(store, site.id, site.timezone)
     assert rows == [(T0.date(), "briefwahl", 1, 1)]
     store.close()
+
+
+def test_entries_from_social_networks_and_campaign_links(tmp_path):
+    """Pages entered from a social network or a campaign link are facts of their own,
+    per service or page group, counted once per session and visit; they are no visits
+    of the site (those are counted from `visits`)."""
+    store = open_store(Settings(data_dir=tmp_path))
+    site = store.ensure_site("www.teststadt.de")
+    at = lambda m: T0.replace(minute=m)  # noqa: E731
+    news = "/aktuelles/2026/kuriose-fundsache"
+    insert_events(store, site.id, [
+        {"ts": at(1), "type": "pageview", "session_id": 1, "path": news,
+         "service_id": "none", "referrer_class": "social"},
+        {"ts": at(2), "type": "pageview", "session_id": 1, "path": news,
+         "service_id": "none", "referrer_class": "social"},  # reload: the same visit
+        {"ts": at(3), "type": "pageview", "session_id": 1, "path": "/leistungen/fundsachen",
+         "service_id": "fundsachen", "referrer_class": "internal"},
+        {"ts": at(1), "type": "pageview", "session_id": 2, "path": news,
+         "service_id": "none", "referrer_class": "search"},
+        {"ts": at(4), "type": "pageview", "session_id": 3, "path": "/online/grundsteuer",
+         "service_id": "grundsteuer", "referrer_class": "campaign"},
+    ])
+    pages, _ = sq.minute_facts(store, site.id, T0, T0.replace(minute=59))
+    rows = sorted((r["metric"], r["key"], r["session_id"]) for r in pages.to_pylist()
+                  if r["metric"].startswith("entries_"))
+    assert rows == [("entries_campaign", "grundsteuer", 3), ("entries_social", "/aktuelles", 1),
+                    ("entries_social", "/aktuelles", 1)]
+    reg, vc = Registry(), VisitCounter()
+    lo = int((T0 - datetime(1970, 1, 1)).total_seconds() // 60)
+    X = chunk_matrix(reg, vc, pages, _, lo, lo + 59)
+    assert ("social_entries", "/aktuelles") in reg.signal_index
+    assert ("campaign_entries", "grundsteuer") in reg.signal_index
+    assert reg.family_of(reg.signal_index[("social_entries", "/aktuelles")]).up
+    assert X[reg.metric_index[("entries_social", "/aktuelles")]].sum() == 1
+    assert X[reg.metric_index[("entries_campaign", "grundsteuer")]].sum() == 1
+    assert X[reg.metric_index[("visits", "*")]].sum() == 3
+    # The state keeps the families.
+    again = Registry.from_json(reg.to_json())
+    assert again.signals == reg.signals and again.num == reg.num
+    store.close()

@@ -28,10 +28,14 @@ class Synth:
     """Visits per service (each a new session), form starts/submits, submission errors.
 
     rates: service -> mean visits per day; spikes: (service, start minute, end minute,
-    factor); outages: (service, start, end, share of submissions failing)."""
+    factor); outages: (service, start, end, share of submissions failing); social:
+    service -> share of its visits that enter from a social network (in a spike, the
+    extra visits all do when its factor is given as `("social", factor)`)."""
 
-    def __init__(self, rates: dict[str, float], seed: int = 1, spikes=(), outages=()) -> None:
+    def __init__(self, rates: dict[str, float], seed: int = 1, spikes=(), outages=(),
+                 social: dict[str, float] | None = None) -> None:
         self.rates = rates
+        self.social = social or {}
         self.rng = np.random.default_rng(seed)
         self.spikes = list(spikes)
         self.outages = list(outages)
@@ -45,24 +49,39 @@ class Synth:
         prof = np.array([profile(m) for m in range(lo, hi)])
         for svc, per_day in self.rates.items():
             lam = per_day * prof / self.norm
+            base = lam
+            lam_social = lam * self.social.get(svc, 0.0)
             for s_svc, a, b, factor in self.spikes:
                 if s_svc == svc:
                     m = np.arange(lo, hi)
-                    lam = np.where((m >= a) & (m < b), lam * factor, lam)
+                    inside = (m >= a) & (m < b)
+                    if isinstance(factor, tuple):
+                        factor = factor[1]
+                        lam_social = np.where(inside, lam_social + base * (factor - 1),
+                                              lam_social)
+                    lam = np.where(inside, lam * factor, lam)
             n = self.rng.poisson(lam)
+            social = np.zeros_like(n)
+            if np.any(lam_social > 0):  # (no extra draws: other tests keep their numbers)
+                social = self.rng.binomial(n, np.clip(lam_social / np.maximum(lam, 1e-12), 0, 1))
             for i in np.flatnonzero(n):
                 minute = lo + int(i)
                 fail = 0.0
                 for o_svc, a, b, share in self.outages:
                     if o_svc == svc and a <= minute < b:
                         fail = share
-                for _ in range(int(n[i])):
+                for j in range(int(n[i])):
                     sid = self.next_session
                     self.next_session += 1
                     pages["session_id"].append(sid)
                     pages["metric"].append("visits")
                     pages["key"].append(svc)
                     pages["minute"].append(minute)
+                    if j < social[i]:
+                        pages["session_id"].append(sid)
+                        pages["metric"].append("entries_social")
+                        pages["key"].append(svc)
+                        pages["minute"].append(minute)
                     if self.rng.random() < 0.5:
                         counts[(minute, "form_starts", svc)] = counts.get(
                             (minute, "form_starts", svc), 0) + 1
@@ -88,7 +107,7 @@ def minute_at(day: int, hour: int, minute: int = 0) -> int:
 def insert_events(store, site_id: int, rows: list[dict]) -> None:
     """Write events directly (tests of the store-side queries)."""
     cols = ["site_id", "ts", "type", "visitor_id", "session_id", "path", "service_id", "form",
-            "field", "search_results"]
+            "field", "search_results", "referrer_class"]
     data = {c: [r.get(c) for r in rows] for c in cols}
     data["site_id"] = [site_id] * len(rows)
     table = pa.table({
@@ -102,6 +121,7 @@ def insert_events(store, site_id: int, rows: list[dict]) -> None:
         "form": pa.array(data["form"], pa.string()),
         "field": pa.array(data["field"], pa.string()),
         "search_results": pa.array(data["search_results"], pa.int32()),
+        "referrer_class": pa.array(data["referrer_class"], pa.string()),
     })
     with store._lock:
         store.con.register("new_rows", table)

@@ -60,6 +60,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            prior_weight=200, max_shape=200),
     Family("requests", "count", "requests", up=True, down=False,
            label_de="Meldungen (Open311)"),
+    # Visits that *enter* a service or page group from a social network or a campaign
+    # link (UTM parameters, a QR code on a letter). Few visitors arrive this way, so a
+    # shared news item or a letter to all households stands out within the first hour
+    # or hours, long before the extra visits are visible among all visits of the page.
+    Family("social_entries", "count", "entries_social", up=True, down=False,
+           label_de="Besuche über soziale Netzwerke"),
+    Family("campaign_entries", "count", "entries_campaign", up=True, down=False,
+           label_de="Besuche über Kampagnenlinks (QR-Code, Newsletter)"),
 )}
 
 # Which families a newly seen metric key brings along.
@@ -74,6 +82,8 @@ FAMILIES_OF_METRIC: dict[str, tuple[str, ...]] = {
     "pageviews": ("not_found_rate",),
     "not_found": ("not_found_rate",),
     "requests": ("requests",),
+    "entries_social": ("social_entries",),
+    "entries_campaign": ("campaign_entries",),
 }
 
 

@@ -32,6 +32,10 @@ def key_sql(news_groups: tuple[str, ...] = NEWS_GROUPS) -> str:
 
 MINUTE_SQL = "CAST(epoch_ms(ts) // 60000 AS BIGINT)"
 
+# External referrer classes whose entries are a signal of their own: few visitors arrive
+# this way, so a shared news item or a letter with a QR code stands out early.
+ENTRY_CLASSES = ("social", "campaign")
+
 # Column names another module may give the Open311 request table; the first present wins.
 REQUEST_TS_COLUMNS = ("requested_ts", "requested_datetime", "requested_at", "ts", "created")
 REQUEST_CATEGORY_COLUMNS = ("category", "service_id", "service_code")
@@ -90,13 +94,16 @@ def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime,
 
     - session rows: (session_id, metric, key, minute) for each page a session looked
       at (metric `visits`) and each form error it met (`validation_errors` with a field,
-      `submit_errors` without one) in a minute; the detector counts each session once
+      `submit_errors` without one) in a minute, and each page a session entered from a
+      social network or a campaign link (`entries_social`, `entries_campaign`: the
+      external referrer class of the page view); the detector counts each session once
       per key and visit without re-reading history;
     - counts: (minute, metric, key, n) for searches, zero-result searches, form starts,
       submissions, page views and 404s, and (where the table exists) service requests
       per category.
     """
     params = {"site": site_id, "lo": lo, "hi": hi}
+    entry_sql = ", ".join(f"'{c}'" for c in ENTRY_CLASSES)
     pages = _arrow(
         store,
         f"""
@@ -110,6 +117,13 @@ def minute_facts(store: DuckDBStore, site_id: int, lo: datetime, hi: datetime,
         FROM events
         WHERE site_id = $site AND ts >= $lo AND ts < $hi
           AND type IN ('pageview', 'form_error')
+        GROUP BY ALL
+        UNION ALL
+        SELECT session_id, 'entries_' || referrer_class AS metric,
+               {key_sql(news_groups)} AS key, {MINUTE_SQL} AS minute
+        FROM events
+        WHERE site_id = $site AND ts >= $lo AND ts < $hi
+          AND type = 'pageview' AND referrer_class IN ({entry_sql})
         GROUP BY ALL
         """,
         params,
@@ -223,7 +237,10 @@ ALERT_COLUMNS = ("id", "site_id", "uid", "signal", "service_id", "key", "directi
 
 
 def upsert_alert(store: DuckDBStore, site_id: int, alert: dict[str, Any]) -> tuple[int, bool]:
-    """Insert an alert or update the one with the same uid; returns (id, created)."""
+    """Insert an alert or update the one with the same uid; returns (id, created).
+
+    An alert a person acknowledged (`store.alert_status`) stays acknowledged while the
+    detector still reports it open; its end (`closed`) is taken over."""
     ev = json.dumps(alert.get("evidence") or {}, ensure_ascii=False, default=str)
     with store._lock:
         cur = store.cursor()
@@ -241,11 +258,13 @@ def upsert_alert(store: DuckDBStore, site_id: int, alert: dict[str, Any]) -> tup
                     """
                     UPDATE alerts SET signal = ?, service_id = ?, key = ?, direction = ?,
                         start_ts = ?, end_ts = ?, detected_ts = ?, observed = ?,
-                        expected = ?, score = ?, severity = ?, status = ?, evidence = ?,
-                        updated = now()
+                        expected = ?, score = ?, severity = ?,
+                        status = CASE WHEN status = 'acknowledged' AND ? = 'open'
+                                      THEN status ELSE ? END,
+                        evidence = ?, updated = now()
                     WHERE id = ?
                     """,
-                    [*values, alert_id],
+                    [*values[:11], alert["status"], *values[11:], alert_id],
                 )
                 return alert_id, False
             alert_id = int(cur.execute("SELECT nextval('alert_ids')").fetchall()[0][0])

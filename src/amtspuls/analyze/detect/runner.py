@@ -62,8 +62,10 @@ def replay(store: DuckDBStore, site: Site, det: Detector, lo: int, hi: int,
 
 def _add_paths(store: DuckDBStore, site: Site, alert: dict[str, Any],
                news_groups: tuple[str, ...]) -> None:
-    """Evidence of a visits alert: the most viewed paths of its key in its window."""
-    if alert["signal"] not in ("visits", "traffic") or alert["direction"] != "up":
+    """Evidence of a visits alert: the most viewed paths of its key in its window (for
+    entries from social networks or campaign links: which article or page is shared)."""
+    if alert["signal"] not in ("visits", "traffic", "social_entries", "campaign_entries") \
+            or alert["direction"] != "up":
         return
     ev = alert["evidence"]
     hi = datetime.fromisoformat(ev["window_end"].replace("Z", "+00:00")).replace(tzinfo=None)
