@@ -55,12 +55,17 @@ def main() -> None:
     amtspuls(*d, "site", "add", LOG_SITE, "--alias", SITE)
     amtspuls(*d, "import-events", str(sim / "events.jsonl.gz"), "--site", SITE)
     amtspuls(*d, "import-logs", str(sim / "access.log.gz"), "--site", LOG_SITE)
+    amtspuls(*d, "requests", "import", str(sim / "requests.jsonl"), "--site", SITE)
     overview = json.loads(amtspuls(*d, "report", "overview", "--site", SITE, "--json",
                                    capture=True))
     print("\nMusterstadt, letzte 30 Tage:")
     for key, value in overview.items():
         print(f"  {key:>20}: {value}")
     amtspuls(*d, "report", "pages", "--site", SITE, "--limit", "10")
+    print("\nHandlungsempfehlungen (letzte 28 Tage):")
+    amtspuls(*d, "recommend", "--site", SITE, "--limit", "10")
+    amtspuls(*d, "report", "weekly", "--site", SITE, "--out", str(base / "wochenbericht.html"))
+    print(f"Wochenbericht: {base / 'wochenbericht.html'}")
     if args.no_serve:
         return
     from amtspuls.serve.auth import demo_user

@@ -339,4 +339,48 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "recommendations (Handlungsempfehlungen) with their lifecycle and proof",
+        """
+        -- One row per finding identity (site, kind, service, subject): a finding seen again
+        -- updates its row. `dismissed_value` remembers the evidence at dismissal, so the
+        -- same finding stays hidden unless its evidence grows.
+        CREATE TABLE recommendations (
+            id VARCHAR PRIMARY KEY,
+            site_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            service_id VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL,
+            department VARCHAR,
+            title VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            evidence JSON NOT NULL,
+            impact JSON NOT NULL,
+            confidence DOUBLE NOT NULL,
+            score DOUBLE NOT NULL,
+            metric JSON,                      -- what the proof measures after "done"
+            status VARCHAR NOT NULL DEFAULT 'open',  -- open | accepted | done | dismissed
+            reason VARCHAR,                   -- why it was dismissed
+            active BOOLEAN NOT NULL DEFAULT true,    -- found in the latest run
+            created TIMESTAMP NOT NULL,
+            updated TIMESTAMP NOT NULL,
+            status_changed TIMESTAMP,
+            effective DATE,                   -- the day the change went live ("done")
+            dismissed_value DOUBLE,
+            effect JSON,                      -- before/after proof of a "done" one
+            wording JSON                      -- optional generated text, marked as such
+        );
+        CREATE SEQUENCE recommendation_event_ids START 1;
+        CREATE TABLE recommendation_events (
+            id BIGINT PRIMARY KEY,
+            rec_id VARCHAR NOT NULL,
+            ts TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            actor VARCHAR,
+            old_status VARCHAR,
+            new_status VARCHAR NOT NULL,
+            note VARCHAR
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,1 @@
+"""Recommendations (Handlungsempfehlungen): findings, lifecycle, proof, wording, weekly report."""
