@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from dash_helpers import build
+from dash_helpers import CHROMIUM, CHROMIUM_ARGS, build
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +23,16 @@ def served(tmp_path_factory):
         yield served
     finally:
         served.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Debian chromium for the dashboard's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -14,7 +14,6 @@ from dash_helpers import (
     ARTIFACTS,
     CHROME_UA,
     CHROMIUM,
-    CHROMIUM_ARGS,
     PAGES,
     PASSWORDS,
     SITE,
@@ -27,18 +26,6 @@ pytestmark = [
 ]
 
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _login(page, served, user: str = "anna") -> None:

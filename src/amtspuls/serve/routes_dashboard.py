@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -29,6 +31,7 @@ from amtspuls.serve.dashboard.model import Col, Kpi, Page, Section, Table, to_cs
 from amtspuls.serve.dashboard.render import render
 from amtspuls.serve.dashboard.settings_page import settings_page
 from amtspuls.store import users as us
+from amtspuls.store.alert_status import set_alert_status
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,11 +49,11 @@ def _here(request: Request) -> str:
 
 
 def _message(request: Request, status: int, title: str, message: str,
-             principal: Principal | None = None) -> Response:
+             principal: Principal | None = None, back: str | None = None) -> Response:
     lang = language(request)
     t = translator(lang)
     return render(request, "message.html", status=status, lang=lang, title=t(title),
-                  message=message, here=_here(request), kind="error")
+                  message=message, here=_here(request), kind="error", back=back)
 
 
 def _builder(slug: str) -> tuple[Callable[[PageContext], Page], str] | None:
@@ -199,7 +202,17 @@ def show_page(request: Request, slug: str) -> Response:
                             user_names=[u.name for u in us.list_users(ctx.store)],
                             flash=ctx.t("Gespeichert.") if request.query_params.get("ok")
                             else None)
-    return _render_page(request, ctx, slug, page)
+    return _render_page(request, ctx, slug, page, flash=_flash(ctx))
+
+
+def _flash(ctx: PageContext) -> str | None:
+    """The confirmation after a button (the redirect back carries `ok` or `berechnet`)."""
+    q = ctx.request.query_params
+    computed = q.get("berechnet", "")
+    if computed.isdigit():
+        return ctx.t("Empfehlungen neu berechnet: {n} aktuelle Empfehlungen.",
+                     n=int(computed))
+    return ctx.t("Gespeichert.") if q.get("ok") else None
 
 
 # -- actions (POST forms, CSRF-checked) ---------------------------------------------------
@@ -332,6 +345,62 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     return _back(request, "tokens")
 
 
+def _return_to(request: Request, area: str, site: Any, **add: str) -> str:
+    """The area's page again, with the query it was shown with (from the same-origin
+    Referer: date range, filters), plus `add`; never another path or host."""
+    path = f"/dashboard/{area}"
+    params: dict[str, str] = {}
+    ref = urlsplit(request.headers.get("referer") or "")
+    if ref.path == path and ref.netloc in ("", request.headers.get("host", "")):
+        params = {k: v for k, v in parse_qsl(ref.query) if k not in ("ok", "berechnet")}
+    params["site"] = site.domain
+    params.update(add)
+    return f"{path}?{urlencode(params)}"
+
+
+_RUNNING: set[int] = set()  # sites whose recommendations are being computed
+_RUNNING_LOCK = threading.Lock()
+
+
+@router.post("/dashboard/empfehlungen/berechnen")
+async def recompute_recommendations(request: Request) -> Response:
+    """Run the recommendation rules for the site now (seconds on big data: in a thread,
+    one run per site at a time) and show the page again."""
+    from amtspuls.recommend import engine
+
+    got = await _form_action(request, "analyst")
+    if isinstance(got, Response):
+        return got
+    principal, form = got
+    store = request.app.state.store
+    t = translator(language(request))
+    domain = request.query_params.get("site") or form.get("site") or ""
+    site = store.get_site(domain) if domain else None
+    if site is None:
+        return _message(request, 404, "Seite nicht gefunden", t("Seite nicht gefunden"))
+    back = _return_to(request, "empfehlungen", site)
+    with _RUNNING_LOCK:
+        busy = site.id in _RUNNING
+        _RUNNING.add(site.id)
+    if busy:
+        return _message(request, 409, "Fehler", t(
+            "Die Empfehlungen werden gerade berechnet. Bitte gleich noch einmal laden."),
+            back=back)
+    try:
+        recs = await asyncio.to_thread(engine.run, store, site, request.app.state.settings)
+    except UserError as exc:
+        _audit(request, principal, "empfehlungen.run", False, site.domain, site.id,
+               {"error": str(exc)})
+        return _message(request, 400, "Fehler", t(str(exc)), back=back)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(site.id)
+    _audit(request, principal, "empfehlungen.run", target=site.domain, site_id=site.id,
+           detail={"recommendations": len(recs)})
+    return RedirectResponse(_return_to(request, "empfehlungen", site,
+                                       berechnet=str(len(recs))), 303)
+
+
 @router.post("/dashboard/{area}/{item_id}")
 async def lifecycle(request: Request, area: str, item_id: str) -> Response:
     """Buttons of recommendations, alerts and requests: passed on to their module."""
@@ -340,47 +409,74 @@ async def lifecycle(request: Request, area: str, item_id: str) -> Response:
         return got
     principal, form = got
     store = request.app.state.store
+    t = translator(language(request))
     domain = request.query_params.get("site") or form.get("site") or ""
     site = store.get_site(domain) if domain else None
     handler = _LIFECYCLE.get(area)
     if handler is None or site is None:
         return _message(request, 404, "Seite nicht gefunden", "unknown action")
+    action = form.get("action") or form.get("decision")
     try:
-        done = await asyncio.to_thread(handler, store, site, item_id, form, principal.name)
+        done = await asyncio.to_thread(handler, store, site, item_id, form, principal.name, t)
     except UserError as exc:
-        return _message(request, 400, "Fehler", str(exc))
+        _audit(request, principal, f"{area}.{action}", False, item_id, site.id,
+               {"error": str(exc)})
+        return _message(request, 400, "Fehler", t(str(exc)),
+                        back=_return_to(request, area, site))
     if not done:
         return _message(request, 404, "Seite nicht gefunden",
-                        translator(language(request))(
-                            "Dieses Modul ist in dieser Installation noch nicht verfügbar."))
-    _audit(request, principal, f"{area}.{form.get('action') or form.get('decision')}",
-           target=item_id, site_id=site.id)
-    back = request.headers.get("referer") or ""
-    target = f"/dashboard/{area}?site={quote(site.domain)}"
-    return RedirectResponse(back if back.startswith("/dashboard/") else target, 303)
+                        t("Dieses Modul ist in dieser Installation noch nicht verfügbar."))
+    _audit(request, principal, f"{area}.{action}", target=item_id, site_id=site.id)
+    return RedirectResponse(_return_to(request, area, site, ok="1"), 303)
+
+
+REC_ACTIONS = ("accepted", "done", "dismissed", "open")
 
 
 def _recommendation_action(store: Any, site: Any, item_id: str, form: dict[str, str],
-                           actor: str) -> bool:
-    mod = P.optional("amtspuls.recommend.engine") or P.optional("amtspuls.recommend")
-    fn = getattr(mod, "set_status", None) or getattr(mod, "set_recommendation_status", None)
-    if fn is None:
-        return False
-    fn(store, site, item_id, form.get("action", ""), actor=actor)
+                           actor: str, t: Callable[..., str]) -> bool:
+    """annehmen / erledigt (with the day it went live) / verwerfen (with a reason) /
+    wieder öffnen: `recommend.engine.set_status`, checked first so that the German
+    dashboard answers in German."""
+    from amtspuls.recommend import engine
+
+    status = form.get("action", "")
+    if status not in REC_ACTIONS:
+        raise UserError(t("Unbekannte Aktion."))
+    try:
+        current = engine.get_recommendation(store, site, item_id)["status"]
+    except UserError:
+        raise UserError(t("Diese Empfehlung gibt es nicht (mehr).")) from None
+    if status != current and status not in engine.TRANSITIONS.get(current, ()):
+        raise UserError(t("Diese Aktion ist im Status „{status}“ nicht möglich.",
+                          status=t(dict(P.REC_STATUSES).get(current, current))))
+    reason = (form.get("reason") or "").strip() or None
+    if status == "dismissed" and not reason:
+        raise UserError(t("Zum Verwerfen bitte einen Grund angeben."))
+    if reason and len(reason) > 500:
+        raise UserError(t("Der Grund ist länger als 500 Zeichen."))
+    effective = None
+    if status == "done" and (form.get("effective") or "").strip():
+        try:
+            effective = date.fromisoformat(form["effective"].strip())
+        except ValueError:
+            raise UserError(t("„umgesetzt am“ ist kein gültiges Datum.")) from None
+    engine.set_status(store, site, item_id, status, actor,
+                      reason=reason if status == "dismissed" else None, effective=effective)
     return True
 
 
-def _alert_action(store: Any, site: Any, item_id: str, form: dict[str, str], actor: str) -> bool:
-    mod = P.optional("amtspuls.store.signals")
-    fn = getattr(mod, "set_alert_status", None)
-    if fn is None:
-        return False
-    fn(store, int(item_id), form.get("action", ""))
+def _alert_action(store: Any, site: Any, item_id: str, form: dict[str, str], actor: str,
+                  t: Callable[..., str]) -> bool:
+    """bestätigen (acknowledge) / schließen (close) an alert of this site."""
+    if not item_id.isdigit():
+        raise UserError(t("Diese Warnung gibt es nicht."))
+    set_alert_status(store, int(item_id), form.get("action", ""), actor, site_id=site.id)
     return True
 
 
 def _request_action(store: Any, site: Any, item_id: str, form: dict[str, str],
-                    actor: str) -> bool:
+                    actor: str, t: Callable[..., str]) -> bool:
     """Confirm a request's triage suggestion (a review), or close the request."""
     from datetime import UTC, datetime
 

@@ -20,6 +20,7 @@ from amtspuls.store import DuckDBStore
 
 LANG_COOKIE = "amtspuls_lang"
 COMPARE = ("previous", "year", "none")
+STATUS_FILTERS = ("open", "accepted", "done", "dismissed")
 MAX_DAYS = 731
 
 
@@ -60,6 +61,9 @@ class PageContext:
         service = self.request.query_params.get("service")
         if service:
             p["service"] = service[:100]
+        status = self.request.query_params.get("status")
+        if status in STATUS_FILTERS:  # the recommendations' status filter
+            p["status"] = status
         p.update(override)
         return p
 

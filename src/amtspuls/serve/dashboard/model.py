@@ -18,7 +18,39 @@ from amtspuls.serve.dashboard.charts import Chart
 class Col:
     key: str
     label: str
-    kind: str = "text"  # text | int | float | pct | date | datetime | code
+    kind: str = "text"  # text | int | float | num | pct | date | datetime | code | rich
+
+
+@dataclass
+class Part:
+    """One paragraph of a `Rich` cell, optionally labelled (e.g. "KI-formuliert")."""
+
+    text: str
+    label: str = ""
+    cls: str = ""
+    lang: str = ""
+
+
+@dataclass
+class Rich:
+    """A cell of several paragraphs (column kind `rich`); CSV and `data-value` get the
+    plain text, the paragraphs joined."""
+
+    parts: list[Part]
+
+    def __str__(self) -> str:
+        return " | ".join(f"{p.label}: {p.text}" if p.label else p.text for p in self.parts)
+
+
+@dataclass
+class Input:
+    """A visible, labelled field of an action's form."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | date
+    maxlength: int | None = None
+    required: bool = False  # marked for assistive technology; the server checks it
 
 
 @dataclass
@@ -29,6 +61,8 @@ class Action:
     url: str
     fields: dict[str, str] = field(default_factory=dict)
     danger: bool = False
+    inputs: list[Input] = field(default_factory=list)
+    hint: str = ""  # what the button acts on, for screen readers (the row's title)
 
 
 @dataclass
@@ -72,6 +106,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     notice: str = ""  # e.g. a module that is not there yet, too little data
     text: str = ""
+    buttons: list[Action] = field(default_factory=list)  # forms of the section itself
     live: bool = False  # updated by Server-Sent Events
     svg_map: Chart | None = None
 
@@ -82,9 +117,12 @@ class Page:
     title: str
     intro: str = ""
     sections: list[Section] = field(default_factory=list)
-    # an extra choice of the page's form (the service of the journeys), value → label
+    # an extra choice of the page's form (the service of the journeys, the status of the
+    # recommendations): its parameter name, its (German) label, value → label
     choices: list[tuple[str, str]] = field(default_factory=list)
     choice: str | None = None
+    choice_name: str = "service"
+    choice_label: str = "Leistung"
 
     def tables(self) -> dict[str, Table]:
         out = {}
@@ -99,7 +137,7 @@ class Page:
 def fmt_number(value: Any, kind: str, lang: str) -> str:
     if value is None:
         return "–"
-    if kind in ("text", "code"):
+    if kind in ("text", "code", "rich"):
         return str(value)
     if kind == "date":
         return value.isoformat() if isinstance(value, date) else str(value)
@@ -115,6 +153,9 @@ def fmt_number(value: Any, kind: str, lang: str) -> str:
         text = f"{number * 100:,.1f}"
         text = _localise(text, lang)
         return text + (" %" if lang == "de" else "%")
+    if kind == "num":  # as many decimals as needed, up to 2
+        text = f"{number:,.2f}".rstrip("0").rstrip(".")
+        return _localise("0" if text in ("-0", "") else text, lang)
     text = f"{number:,.0f}" if kind == "int" else f"{number:,.2f}"
     return _localise(text, lang)
 

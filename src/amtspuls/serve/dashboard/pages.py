@@ -21,7 +21,18 @@ from amtspuls.errors import UserError
 from amtspuls.privacy.kanon import REMAINDER_LABEL, fold_rows
 from amtspuls.serve.dashboard.charts import MapPoint, Series, bar_chart, line_chart, point_map
 from amtspuls.serve.dashboard.context import PageContext
-from amtspuls.serve.dashboard.model import Action, Col, Kpi, Page, Section, Table
+from amtspuls.serve.dashboard.model import (
+    Action,
+    Col,
+    Input,
+    Kpi,
+    Page,
+    Part,
+    Rich,
+    Section,
+    Table,
+    fmt_number,
+)
 from amtspuls.store.realtime import recent_activity
 from amtspuls.store.signals import daily_service_demand, list_alerts
 
@@ -208,35 +219,175 @@ def alert_cols(t: Callable[[str], str]) -> list[Col]:
             Col("message", t("Meldung"))]
 
 
-def recommendations(ctx: PageContext, limit: int = 50) -> list[dict] | None:
-    """Ranked recommendations when the recommend stage is installed, else None."""
-    mod = optional("amtspuls.recommend.engine") or optional("amtspuls.recommend")
-    fn = getattr(mod, "recommendations_for", None) or getattr(mod, "list_recommendations",
-                                                               None)
-    if fn is None:
-        return None
-    rows = fn(ctx.store, ctx.site, date_from=ctx.date_from, date_to=ctx.date_to, k=ctx.k)
-    items = rows.get("recommendations", []) if isinstance(rows, dict) else list(rows)
-    return items[:limit]
+# -- recommendations (shared by the overview and the Empfehlungen page) -------------------
+
+REC_STATUSES: tuple[tuple[str, str], ...] = (
+    ("open", "offen"), ("accepted", "angenommen"), ("done", "erledigt"),
+    ("dismissed", "verworfen"))
+# evidence metrics of the recommendation rules (and the alert signals of demand spikes)
+REC_METRICS: dict[str, str] = {
+    "abandonment_rate": "Abbruchquote",
+    "duplicate_requests": "Mehrfachmeldungen",
+    "field_error_rate": "Fehlerquote am Feld",
+    "forecast_visits_week": "Prognose Besuche je Woche",
+    "mobile_success_rate": "Erfolgsquote auf Mobilgeräten",
+    "not_found_hits": "Aufrufe der Fehlerseite",
+    "pdf_downloads": "PDF-Downloads",
+    "searches_last_week": "Suchen in der letzten Woche",
+    "searches_per_completed_form": "Suchen je abgeschicktem Formular",
+    "visits_per_week": "Besuche je Woche",
+    "zero_result_searches": "Suchen ohne Treffer",
+    "visits": "Besuche",
+    "pageviews": "Seitenaufrufe",
+    "searches": "Suchen",
+    "zero_results": "Suchen ohne Treffer",
+    "form_starts": "Formulare begonnen",
+    "form_submits": "Formulare abgeschickt",
+    "validation_errors": "Formularfehler",
+    "submit_errors": "Fehler beim Absenden",
+    "not_found": "Nicht gefunden (404)",
+    "requests": "Anliegen",
+}
+REC_RATES = ("abandonment_rate", "field_error_rate", "mobile_success_rate")
 
 
-def rec_table(ctx: PageContext, rows: list[dict], table_id: str, actions: bool) -> Table:
+def top_recommendations(ctx: PageContext, limit: int = 5) -> list[dict]:
+    """The highest ranked open and accepted recommendations (stored, not recomputed)."""
+    from amtspuls.recommend import engine
+
+    rows = engine.list_recommendations(ctx.store, ctx.site)
+    return [r for r in rows if r["status"] in ("open", "accepted")][:limit]
+
+
+def _figure(value: Any, metric: str, lang: str) -> str:
+    if metric in REC_RATES:
+        return fmt_number(value, "pct", lang)
+    return fmt_number(value, "num", lang)
+
+
+def _period(value: Any) -> str:
+    """"2026-10-29/2026-11-25" or ISO instants ("…T00:42:00Z/…") as a readable range."""
+    ends = [str(p) for p in str(value or "").split("/") if p]
+    shown = [e[:16].replace("T", " ") + " UTC" if "T" in e else e for e in ends]
+    return " – ".join(shown)
+
+
+def rec_evidence(ev: Any, t: Callable[..., str], lang: str) -> str:
+    """The evidence of a recommendation as one line each: metric, value against its
+    baseline, period, examples (the examples are k-anonymous: the engine keeps only
+    those of at least k)."""
+    if not isinstance(ev, list):
+        return _evidence_text(ev)
+    quote = ("„", "“") if lang == "de" else ("“", "”")
+    lines = []
+    for e in ev:
+        if not isinstance(e, dict):
+            lines.append(_evidence_text(e))
+            continue
+        metric = str(e.get("metric") or "")
+        text = f"{t(REC_METRICS.get(metric, metric))}: {_figure(e.get('value'), metric, lang)}"
+        if e.get("baseline") is not None:
+            text += f" ({t('üblich')}: {_figure(e['baseline'], metric, lang)})"
+        if e.get("period"):
+            text += f"; {_period(e['period'])}"
+        examples = [x for x in e.get("examples") or [] if isinstance(x, dict)]
+        if examples:
+            text += f"; {t('Beispiele')}: " + ", ".join(
+                f"{quote[0]}{x.get('text')}{quote[1]} ({fmt_number(x.get('count'), 'int', lang)})"
+                for x in examples[:5])
+        lines.append(text)
+    return " · ".join(lines)
+
+
+def _rec_text(r: dict, t: Callable[..., str], lang: str) -> Rich:
+    """Title and action (the deterministic text, in English where the UI is), and the
+    generated wording beside it, marked as such."""
+    if lang == "en" and r.get("title_en"):
+        parts = [Part(r["title_en"], cls="title"), Part(r.get("action_en") or "")]
+    else:
+        other = "de" if lang != "de" else ""
+        parts = [Part(r["title"], cls="title", lang=other), Part(r["action"], lang=other)]
+    wording = r.get("wording") or {}
+    if wording.get("title") or wording.get("action"):
+        label = t("KI-formuliert") + (f" ({wording['model']})" if wording.get("model") else "")
+        text = " – ".join(x for x in (wording.get("title"), wording.get("action")) if x)
+        parts.append(Part(text, label=label, cls="generated",
+                          lang="de" if lang != "de" else ""))
+    return Rich(parts)
+
+
+def _rec_impact(impact: dict, t: Callable[..., str], lang: str) -> str:
+    """Affected visits (and service requests, where any) per week."""
+    visits = impact.get("affected_visits_per_week") or 0
+    text = f"{fmt_number(visits, 'num', lang)} {t('Besuche')}"
+    requests = impact.get("affected_requests_per_week") or 0
+    if requests:
+        text += f", {fmt_number(requests, 'num', lang)} {t('Anliegen')}"
+    return text
+
+
+def _rec_outcome(r: dict, t: Callable[..., str]) -> str:
+    if r["status"] == "done":
+        effect = r.get("effect") or {}
+        head = f"{t('umgesetzt am')} {r['effective']}" if r.get("effective") else t("erledigt")
+        return f"{head}: {effect['text_de']}" if effect.get("text_de") else head
+    if r["status"] == "dismissed" and r.get("reason"):
+        return f"{t('Grund')}: {r['reason']}"
+    return ""
+
+
+def rec_rows(ctx: PageContext, recs: list[dict]) -> list[dict]:
+    t, lang = ctx.t, ctx.lang
+    names = _names()
+    labels = dict(REC_STATUSES)
+    out = []
+    for rank, r in enumerate(recs, 1):
+        impact = r.get("impact") or {}
+        sid = r.get("service_id")
+        out.append({
+            "rank": rank, "id": r["id"], "kind": t(r.get("kind_label") or r["kind"]),
+            "service": names.get(sid or "", None if sid in (None, "", "none") else sid),
+            "recommendation": _rec_text(r, t, lang),
+            "evidence": rec_evidence(r.get("evidence"), t, lang),
+            "impact": _rec_impact(impact, t, lang),
+            "confidence": r.get("confidence"),
+            "status": t(labels.get(r["status"], r["status"])),
+            "outcome": _rec_outcome(r, t),
+            # not shown as columns: what the buttons need
+            "status_code": r["status"], "title": r["title"],
+        })
+    return out
+
+
+def rec_table(ctx: PageContext, rows: list[dict], table_id: str, actions: bool,
+              title: str = "Handlungsempfehlungen") -> Table:
     t = ctx.t
-    data = [{"id": r.get("id"), "title": r.get("title") or r.get("title_de") or r.get("text"),
-             "priority": r.get("priority") or r.get("score"), "status": r.get("status"),
-             "evidence": _evidence_text(r.get("evidence"))} for r in rows]
 
     def buttons(row: dict) -> list[Action]:
-        if row.get("id") is None or not ctx.can("analyst"):
+        if not ctx.can("analyst"):
             return []
         base = f"/dashboard/empfehlungen/{row['id']}"
-        return [Action(t("annehmen"), base, {"action": "accept"}),
-                Action(t("erledigt"), base, {"action": "done"}),
-                Action(t("verwerfen"), base, {"action": "dismiss"}, danger=True)]
+        status, hint = row["status_code"], row["title"]
+        out = []
+        if status == "open":
+            out.append(Action(t("annehmen"), base, {"action": "accepted"}, hint=hint))
+        if status in ("open", "accepted"):
+            out.append(Action(t("erledigt"), base, {"action": "done"}, hint=hint,
+                              inputs=[Input("effective", t("umgesetzt am"), "date")]))
+            out.append(Action(t("verwerfen"), base, {"action": "dismissed"}, danger=True,
+                              hint=hint, inputs=[Input("reason", t("Grund (Pflichtangabe)"),
+                                                       maxlength=500, required=True)]))
+        if status != "open":
+            out.append(Action(t("wieder öffnen"), base, {"action": "open"}, hint=hint))
+        return out
 
-    return Table(table_id, t("Handlungsempfehlungen"),
-                 [Col("title", t("Empfehlung")), Col("priority", t("Priorität"), "float"),
-                  Col("status", t("Status")), Col("evidence", t("Begründung"))], data,
+    return Table(table_id, t(title),
+                 [Col("rank", t("Rang"), "int"), Col("kind", t("Art")),
+                  Col("service", t("Leistung")), Col("recommendation", t("Empfehlung"), "rich"),
+                  Col("evidence", t("Begründung")),
+                  Col("impact", t("Wirkung/Woche")),
+                  Col("confidence", t("Konfidenz"), "pct"), Col("status", t("Status")),
+                  Col("outcome", t("Ergebnis")), Col("id", "ID", "code")], rows,
                  actions=buttons if actions else None)
 
 
@@ -258,13 +409,9 @@ def overview(ctx: PageContext) -> Page:
     alerts = alerts_rows(ctx, limit=5, open_only=True)
     page.sections.append(Section("warnungen", t("Offene Warnungen"), tables=[
         Table("offene-warnungen", t("Offene Warnungen"), alert_cols(t), alerts)]))
-    recs = recommendations(ctx, limit=5)
-    rec = Section("empfehlungen", t("Wichtigste Empfehlungen"))
-    if recs is None:
-        rec.notice = t("Dieses Modul ist in dieser Installation noch nicht verfügbar.")
-    else:
-        rec.tables.append(rec_table(ctx, recs, "top-empfehlungen", actions=False))
-    page.sections.append(rec)
+    page.sections.append(Section("empfehlungen", t("Wichtigste Empfehlungen"), tables=[
+        rec_table(ctx, rec_rows(ctx, top_recommendations(ctx, 5)), "top-empfehlungen",
+                  actions=False, title="Wichtigste Empfehlungen")]))
     pages = _report(ctx, "pages", limit=10)
     page.sections.append(Section("seiten", t("Meistbesuchte Seiten"), tables=[
         Table("seiten", t("Meistbesuchte Seiten"),
@@ -589,14 +736,17 @@ def alerts(ctx: PageContext) -> Page:
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["service"]] = counts.get(r["service"], 0) + 1
-    can_change = hasattr(optional("amtspuls.store.signals"), "set_alert_status")
 
     def buttons(row: dict) -> list[Action]:
-        if not can_change or not ctx.can("analyst"):
+        if not ctx.can("analyst") or row["status"] == "closed":
             return []
         base = f"/dashboard/fruehwarnung/{row['id']}"
-        return [Action(t("bestätigen"), base, {"action": "acknowledged"}),
-                Action(t("schließen"), base, {"action": "closed"})]
+        hint = f"{row['service']} ({row['signal']})"
+        out = []
+        if row["status"] == "open":
+            out.append(Action(t("bestätigen"), base, {"action": "acknowledge"}, hint=hint))
+        out.append(Action(t("schließen"), base, {"action": "close"}, hint=hint))
+        return out
 
     section = Section("warnungen", t("Warnungen"),
                       tables=[Table("warnungen", t("Warnungen"), alert_cols(t), rows,
@@ -664,14 +814,38 @@ def forecast(ctx: PageContext) -> Page:
 # -- Empfehlungen ------------------------------------------------------------------------
 
 def recommend(ctx: PageContext) -> Page:
+    """The stored recommendations (computed by `engine.run`: the button below, or
+    `amtspuls recommend`; never on a page view), filtered by status, with their
+    lifecycle buttons for analysts."""
+    from amtspuls.recommend import engine
+
     t = ctx.t
     page = Page("empfehlungen", t("Empfehlungen"))
-    recs = recommendations(ctx)
+    labels = dict(REC_STATUSES)
+    wanted = ctx.request.query_params.get("status") or ""
+    status = wanted if wanted in labels else None
+    page.choice_name, page.choice_label = "status", "Status"
+    page.choices = [("", t("aktuell (ohne verworfene)")),
+                    *((code, t(label)) for code, label in REC_STATUSES)]
+    page.choice = status or ""
+    recs = engine.list_recommendations(ctx.store, ctx.site, status=status)
     section = Section("empfehlungen", t("Handlungsempfehlungen"))
-    if recs is None:
-        section.notice = t("Dieses Modul ist in dieser Installation noch nicht verfügbar.")
-    else:
-        section.tables.append(rec_table(ctx, recs, "empfehlungen", actions=True))
+    section.text = t("Berechnet aus den {n} Tagen bis zum letzten Tag mit Daten, unabhängig "
+                     "vom Zeitraum oben; gezeigt wird der gespeicherte Stand.",
+                     n=engine.WINDOW_DAYS)
+    last = max((r["updated"] for r in recs if r.get("updated")), default=None)
+    if last:
+        section.text += " " + t("Zuletzt berechnet: {ts}.",
+                                ts=last[:16].replace("T", " ") + " UTC")
+    if not recs and status is None and not engine.list_recommendations(
+            ctx.store, ctx.site, status="dismissed"):
+        section.notice = t("Für diese Website sind noch keine Empfehlungen gespeichert.")
+        if not ctx.can("analyst"):
+            section.notice += " " + t("Eine Analystin oder ein Analyst kann sie berechnen.")
+    if ctx.can("analyst"):
+        section.buttons.append(Action(t("Empfehlungen neu berechnen"),
+                                      "/dashboard/empfehlungen/berechnen"))
+    section.tables.append(rec_table(ctx, rec_rows(ctx, recs), "empfehlungen", actions=True))
     page.sections.append(section)
     return page
 
