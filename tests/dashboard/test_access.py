@@ -49,6 +49,16 @@ def test_public_endpoints_stay_public(served):
     assert r.status_code not in (401, 403) or "api_key" in r.text.lower()
 
 
+def test_no_page_that_would_load_a_cdn(served):
+    # FastAPI's Swagger/ReDoc pages fetch their scripts from a CDN: switched off
+    for path in ("/docs", "/redoc"):
+        r = httpx.get(served.base + path)
+        assert r.status_code == 404, path
+        assert "cdn" not in r.text.lower()
+    schema = httpx.get(served.base + "/openapi.json")
+    assert schema.status_code == 200 and "/api/v1/recommendations" in schema.json()["paths"]
+
+
 def test_pages_redirect_to_login_and_check_roles(served):
     for slug in PAGES:
         r = httpx.get(f"{served.base}/dashboard/{slug}")

@@ -66,6 +66,9 @@ def create_app(settings: Settings, store: DuckDBStore | None = None) -> FastAPI:
         title="amtspuls",
         version=__version__,
         description="Datenschutzfreundliche Analyse kommunaler Websites – REST-API",
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: a third-party
+        # request amtspuls never makes. The schema stays at /openapi.json.
+        docs_url=None, redoc_url=None,
         lifespan=lifespan,
     )
 
