@@ -95,8 +95,10 @@ def run(store: DuckDBStore, site: Site, settings: Settings, date_from: date | No
                 found[rec["id"]] = rec
     for rid, old, new in rq.save_run(store, site.id, list(found.values()), now,
                                      REOPEN_GROWTH):
-        rq.log_event(store, rid, old, new, "amtspuls",
-                     "Evidenz gewachsen" if old == "dismissed" else "neu gefunden")
+        note = ("Evidenz gewachsen" if old == "dismissed" else
+                "neu gefunden, wie eine verworfene Empfehlung dieser Art für diese Leistung"
+                if new == "dismissed" else "neu gefunden")
+        rq.log_event(store, rid, old, new, "amtspuls", note)
     refresh_proofs(store, site, d_to)
     return list_recommendations(store, site)
 

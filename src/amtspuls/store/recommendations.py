@@ -57,11 +57,18 @@ def list_all(store: DuckDBStore, site_id: int, statuses: Sequence[str] | None = 
 def save_run(store: DuckDBStore, site_id: int, found: list[dict[str, Any]], now: datetime,
              grow_factor: float) -> list[tuple[str, str | None, str]]:
     """Insert new findings, update known ones, mark the rest inactive. A dismissed finding
-    whose main value grew by `grow_factor` since dismissal is reopened. Returns the status
-    changes made (id, old, new) so the caller can log them."""
+    whose main value grew by `grow_factor` since dismissal is reopened. Dismissals are
+    learnt per kind and service: a new finding of a kind dismissed for its service starts
+    dismissed too unless its main value exceeds the dismissed one by `grow_factor`.
+    Returns the status changes made (id, old, new) so the caller can log them."""
     known = {r["id"]: r for r in store.query(
-        "SELECT id, status, dismissed_value FROM recommendations WHERE site_id = $s",
-        {"s": site_id})}
+        "SELECT id, kind, service_id, status, dismissed_value FROM recommendations "
+        "WHERE site_id = $s", {"s": site_id})}
+    dismissed: dict[tuple[str, str], float] = {}
+    for r in known.values():
+        if r["status"] == "dismissed" and r["dismissed_value"] is not None:
+            key = (r["kind"], r["service_id"])
+            dismissed[key] = max(dismissed.get(key, 0.0), float(r["dismissed_value"]))
     changes: list[tuple[str, str | None, str]] = []
     with store.write_lock:
         cur = store.cursor()
@@ -71,16 +78,20 @@ def save_run(store: DuckDBStore, site_id: int, found: list[dict[str, Any]], now:
             for f in found:
                 old = known.get(f["id"])
                 if old is None:
+                    like = dismissed.get((f["kind"], f["service_id"]))
+                    learnt = like is not None and f["main_value"] <= grow_factor * like
+                    status = "dismissed" if learnt else "open"
                     cur.execute(
                         "INSERT INTO recommendations (id, site_id, kind, service_id, subject, "
                         "department, title, action, evidence, impact, confidence, score, metric, "
-                        "status, active, created, updated) VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', true, ?, ?)",
+                        "status, reason, active, created, updated, dismissed_value) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?)",
                         [f["id"], site_id, f["kind"], f["service_id"], f["subject"],
                          f["department"], f["title"], f["action"], _dump(f["evidence"]),
                          _dump(f["impact"]), f["confidence"], f["score"], _dump(f["metric"]),
-                         now, now])
-                    changes.append((f["id"], None, "open"))
+                         status, "wie eine verworfene Empfehlung dieser Art" if learnt else None,
+                         now, now, like if learnt else None])
+                    changes.append((f["id"], None, status))
                     continue
                 status = old["status"]
                 if (status == "dismissed" and old["dismissed_value"] is not None
