@@ -25,9 +25,11 @@ def served(tmp_path_factory):
         served.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One Debian chromium for the dashboard's browser tests."""
+    """Debian's chromium for a module's browser tests. Not session-wide: a live sync
+    Playwright keeps an event loop in the main thread, which other test modules'
+    own Playwright or asyncio.run would trip over."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
