@@ -3,14 +3,17 @@
 A pair of requests is a candidate when they are close in space (haversine) and time;
 its score is a weighted sum of text similarity (cosine of character n-gram TF-IDF),
 agreement of the suggested categories (dot product of the two probability vectors),
-nearness and recency. Pairs at or above the threshold are linked, and the connected
-components (union-find) are the incidents. Parameters are data
-(`data/triage/duplicates.toml`)."""
+nearness and recency, less a penalty when the two addresses name different streets (a
+pothole is on one street; two look-alike reports 80 m apart on two streets are mostly two
+problems). Pairs at or above the threshold are linked, and the connected components
+(union-find) are the incidents. Parameters are data (`data/triage/duplicates.toml`)."""
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,6 +34,7 @@ class DupParams:
     w_category: float = 0.317
     w_distance: float = 0.049
     w_time: float = 0.564
+    street_penalty: float = 0.2
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> DupParams:
@@ -51,7 +55,8 @@ class DupParams:
                    w_text=float(w.get("text", d.w_text)),
                    w_category=float(w.get("category", d.w_category)),
                    w_distance=float(w.get("distance", d.w_distance)),
-                   w_time=float(w.get("time", d.w_time)))
+                   w_time=float(w.get("time", d.w_time)),
+                   street_penalty=float(doc.get("street_penalty", d.street_penalty)))
 
 
 def haversine_m(lat1, lon1, lat2, lon2):
@@ -73,6 +78,7 @@ class DupInput:
     lon: np.ndarray
     cat: np.ndarray  # (n, k) category probabilities
     text: Any  # (n, m) sparse, rows l2-normalised
+    street: list[str] | None = None  # street_key of the address ("" when unknown)
 
 
 def candidates(x: DupInput, params: DupParams, new: np.ndarray | None = None
@@ -85,7 +91,8 @@ def candidates(x: DupInput, params: DupParams, new: np.ndarray | None = None
     order = np.argsort(x.t, kind="stable")
     ts = x.t[order]
     targets = order if new is None else np.asarray(new, dtype=np.int64)
-    parts: dict[str, list] = {k: [] for k in ("i", "j", "text", "category", "metres", "days")}
+    parts: dict[str, list] = {k: [] for k in ("i", "j", "text", "category", "metres", "days",
+                                              "street_differs")}
     for j in targets.tolist():
         if not has_loc[j]:
             continue
@@ -108,16 +115,53 @@ def candidates(x: DupInput, params: DupParams, new: np.ndarray | None = None
         parts["category"].append(_cat_similarity(x.cat[cand], x.cat[j]))
         parts["metres"].append(d)
         parts["days"].append((x.t[j] - x.t[cand]) / 86400.0)
+        parts["street_differs"].append(_street_differs(x.street, cand, j))
     return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
 
 
 def score(c: dict[str, np.ndarray], params: DupParams) -> np.ndarray:
     """Weighted sum of text similarity, category agreement, nearness (1 at 0 m, 0 at the
-    radius) and recency (halves every `time_half_life_days`)."""
+    radius) and recency (halves every `time_half_life_days`), less `street_penalty` when
+    both addresses are known and name different streets (not a veto: a report at a corner
+    may name the cross street, and a fresh, alike report still links)."""
     near = np.clip(1.0 - c["metres"] / params.radius_m, 0.0, 1.0)
     recent = np.power(0.5, c["days"] / params.time_half_life_days)
+    differs = c.get("street_differs")
+    if differs is None or len(differs) != len(near):
+        differs = np.zeros(len(near))
     return (params.w_text * c["text"] + params.w_category * c["category"]
-            + params.w_distance * near + params.w_time * recent)
+            + params.w_distance * near + params.w_time * recent
+            - params.street_penalty * differs)
+
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_HOUSE_NUMBER = re.compile(r"\s*\d+\s*[a-z]?(?:\s*[-/+]\s*\d+\s*[a-z]?)?\s*$")
+_POSTCODE_ON = re.compile(r"\s\d{5}\b.*$")
+_STREET_ABBREV = re.compile(r"(?<=[a-z])str\b\.?|\bstr\b\.?")
+
+
+def street_key(address: str | None) -> str:
+    """The street of an address, comparable across spellings: "Hauptstraße 12a, 78462
+    Konstanz" → "hauptstrasse" (case, umlauts and ß folded, "Str." written out, house
+    number and town dropped). "" when there is none."""
+    if not address:
+        return ""
+    head = unicodedata.normalize("NFKD", address.split(",")[0].lower().translate(_FOLD))
+    head = "".join(ch for ch in head if not unicodedata.combining(ch))
+    head = _POSTCODE_ON.sub("", f" {head}")
+    head = _STREET_ABBREV.sub("strasse", head)
+    head = _HOUSE_NUMBER.sub("", head)
+    head = re.sub(r"[^a-z0-9]+", " ", head).strip()
+    return "" if not re.search(r"[a-z]{3}", head) else head
+
+
+def _street_differs(streets: list[str] | None, cand: np.ndarray, j: int) -> np.ndarray:
+    """1 where both requests have a street and the streets differ, else 0."""
+    if streets is None or not streets[j]:
+        return np.zeros(len(cand))
+    mine = streets[j]
+    return np.array([1.0 if streets[i] and streets[i] != mine else 0.0
+                     for i in cand.tolist()])
 
 
 def link(x: DupInput, params: DupParams, c: dict[str, np.ndarray] | None = None,

@@ -25,6 +25,7 @@ from amtspuls.analyze.triage.duplicates import (
     candidates,
     group_ids,
     link,
+    street_key,
 )
 from amtspuls.analyze.triage.priority import PriorityRules
 from amtspuls.analyze.triage.workload import due_date, sla_days
@@ -105,12 +106,14 @@ class Row:
     status: str = "open"
     review_service_id: str | None = None
     duplicate_group: str | None = None
+    address_string: str | None = None
 
     @classmethod
     def from_store(cls, r: dict[str, Any]) -> Row:
         return cls(r["service_request_id"], r.get("description") or "", r.get("lat"),
                    r.get("long"), r["requested_datetime"], r.get("service_code"),
-                   r.get("status") or "open", r.get("review_service_id"))
+                   r.get("status") or "open", r.get("review_service_id"),
+                   address_string=r.get("address_string"))
 
 
 class Triage:
@@ -143,7 +146,8 @@ class Triage:
         lat = np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=float)
         lon = np.array([np.nan if r.long is None else r.long for r in rows], dtype=float)
         return DupInput([r.service_request_id for r in rows], t, lat, lon, probs,
-                        self.model.text_vectors(docs))
+                        self.model.text_vectors(docs),
+                        [street_key(r.address_string) for r in rows])
 
     def _assemble(self, rows: list[Row], tops, groups: list[str],
                   links: list[tuple[int, int, float]], as_of: datetime,
