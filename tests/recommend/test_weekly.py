@@ -409,10 +409,10 @@ def test_parse_week():
 
 
 def test_german_number_formats():
-    assert weekly.de_num(1234567) == "1.234.567"
-    assert weekly.de_num(1234.5) == "1.234,5"
-    assert weekly.de_num(None) == "–"
+    assert weekly.number_de(1234567) == "1.234.567"
+    assert weekly.number_de(1234.5) == "1.234,5"
+    assert weekly.number_de(None) == "–"
     assert weekly.de_approx(10219.97) == "10.220" and weekly.de_approx(5.94) == "5,9"
     assert weekly.de_change(0.123) == "+12 %" and weekly.de_change(-0.05) == "−5 %"
     assert weekly.de_change(0.001) == "±0 %" and weekly.de_change(None) == "–"
-    assert weekly.de_pct(0.953, 0) == "95 %"
+    assert weekly.percent_de(0.953, 0) == "95 %"

@@ -154,16 +154,19 @@ def render(kind: str, params: dict[str, Any], lang: str = "de") -> tuple[str, st
     return title.format_map(values), action.format_map(values)
 
 
-def number_de(x: float, digits: int = 1) -> str:
-    """German number formatting: 1.234,5 (thousands point, decimal comma)."""
-    if float(x).is_integer() and digits >= 0 and abs(x) >= 10:
-        digits = 0
-    s = f"{x:,.{digits}f}"
+def number_de(value: Any, digits: int = 1) -> str:
+    """German number: 1.234 for whole numbers, 1.234,5 otherwise; "–" for none."""
+    if value is None:
+        return "–"
+    x = float(value)
+    s = f"{int(x):,}" if x.is_integer() else f"{x:,.{digits}f}"
     return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def percent_de(x: float) -> str:
-    return number_de(100 * x, 0 if x >= 0.1 else 1) + " %"
+def percent_de(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return number_de(round(100 * float(value), digits), digits) + " %"
 
 
 def quoted_list(items: list[str], limit: int = 3) -> str:

@@ -32,6 +32,7 @@ from amtspuls.errors import UserError
 from amtspuls.mail import Email, configured_email, send_message
 from amtspuls.model import Site
 from amtspuls.privacy.kanon import REMAINDER_LABEL
+from amtspuls.recommend.texts import number_de, percent_de
 from amtspuls.store import DuckDBStore
 from amtspuls.store.reports import last_day
 
@@ -410,21 +411,6 @@ def _compare_label(compare: list[IsoWeek]) -> str:
 
 # -- formatting -----------------------------------------------------------------------------
 
-def de_num(value: Any, digits: int = 1) -> str:
-    """German number: 1.234 for whole numbers, 1.234,5 otherwise; "–" for none."""
-    if value is None:
-        return "–"
-    x = float(value)
-    s = f"{int(x):,}" if x.is_integer() else f"{x:,.{digits}f}"
-    return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
-def de_pct(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    return de_num(round(100 * float(value), digits), digits) + " %"
-
-
 def de_change(value: Any) -> str:
     """A relative change: "+12 %", "−5 %", "±0 %"."""
     if value is None:
@@ -432,18 +418,18 @@ def de_change(value: Any) -> str:
     p = round(100 * float(value))
     if p == 0:
         return "±0 %"
-    return ("+" if p > 0 else "−") + de_num(abs(p)) + " %"
+    return ("+" if p > 0 else "−") + number_de(abs(p)) + " %"
 
 
 def de_approx(value: Any) -> str:
     """A mean: whole numbers from 100 on, one decimal below."""
     if value is None:
         return "–"
-    return de_num(round(float(value)) if abs(float(value)) >= 100 else round(float(value), 1))
+    return number_de(round(float(value)) if abs(float(value)) >= 100 else round(float(value), 1))
 
 
 def de_value(value: Any, kind: str) -> str:
-    return de_pct(value) if kind == "pct" else de_num(value)
+    return percent_de(value) if kind == "pct" else number_de(value)
 
 
 # -- the chart -------------------------------------------------------------------------------
@@ -473,7 +459,7 @@ def visits_chart(daily: list[dict[str, Any]], title: str, uid: str = "chart-visi
 
     usual_known = any(d["usual"] is not None for d in daily)
     desc = "; ".join(
-        f"{d['weekday']} {d['date_de']}: {de_num(d['visits'])} Besuche"
+        f"{d['weekday']} {d['date_de']}: {number_de(d['visits'])} Besuche"
         + (f", üblich {de_approx(d['usual'])}" if d["usual"] is not None else "")
         for d in daily)
     parts = [
@@ -487,7 +473,7 @@ def visits_chart(daily: list[dict[str, Any]], title: str, uid: str = "chart-visi
         parts.append(f'<line class="grid" x1="{pad_l}" x2="{w - pad_r}" y1="{y(v):.1f}" '
                      f'y2="{y(v):.1f}"/>')
         parts.append(f'<text class="axis" x="{pad_l - 6}" y="{y(v) + 4:.1f}" '
-                     f'text-anchor="end">{escape(de_num(round(v)))}</text>')
+                     f'text-anchor="end">{escape(number_de(round(v)))}</text>')
     for i, d in enumerate(daily):
         cx = pad_l + slot * (i + 0.5)
         bw = slot * 0.56
@@ -498,7 +484,7 @@ def visits_chart(daily: list[dict[str, Any]], title: str, uid: str = "chart-visi
         inside = pad_t + inner_h - y(v) > 24
         parts.append(f'<text class="{"value-in" if inside else "value"}" x="{cx:.1f}" '
                      f'y="{pad_t + inner_h - 8 if inside else y(v) - 5:.1f}" '
-                     f'text-anchor="middle">{escape(de_num(d["visits"]))}</text>')
+                     f'text-anchor="middle">{escape(number_de(d["visits"]))}</text>')
         parts.append(f'<text class="axis" x="{cx:.1f}" y="{h - pad_b + 18}" '
                      f'text-anchor="middle">{escape(d["label"])}</text>')
     if usual_known:
@@ -523,7 +509,7 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_env.filters.update(num=de_num, pct=de_pct, change=de_change, value=de_value,
+_env.filters.update(num=number_de, pct=percent_de, change=de_change, value=de_value,
                     approx=de_approx)
 
 
@@ -543,7 +529,7 @@ def summary_text(data: dict[str, Any]) -> str:
     for f in data["figures"]:
         usual = (f", üblich {de_approx(f['usual'])}, {de_change(f['change'])}"
                  if f["usual"] is not None else "")
-        lines.append(f"- {f['label']}: {de_num(f['value'])}{usual}")
+        lines.append(f"- {f['label']}: {number_de(f['value'])}{usual}")
     lines.append("")
     if data["alerts"]:
         lines.append(f"Warnungen der Woche: {len(data['alerts'])}")
