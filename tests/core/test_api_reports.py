@@ -3,19 +3,16 @@ the CLI, and errors as JSON with "error" (never a 5xx)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from core_helpers import CHROME_WIN, FIREFOX, IPHONE, cli, combined_line, one_json, report
 
 from amtspuls.analyze.reports import REPORTS
 from amtspuls.config import load_settings
 from amtspuls.serve.app import create_app
+from amtspuls.serve.loopback import serving
 
 SITE = "www.musterstadt.de"
 # Recent days (the server applies retention when it starts).
@@ -57,26 +54,9 @@ def served(tmp_path_factory):
     assert cli(data, "user", "add", "api", "--role", "viewer").code == 0
     token = one_json(cli(data, "user", "token", "api", "--json").out)["token"]
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(data)), log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20,
-                          headers={"Authorization": f"Bearer {token}"}) as client:
-            yield client, one_json(overview.out), local
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serving(create_app(load_settings(data))) as base, httpx.Client(
+            base_url=base, timeout=20, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client, one_json(overview.out), local
 
 
 def get_json(client, url, **params):

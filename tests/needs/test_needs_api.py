@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import httpx
 import pytest
@@ -13,6 +10,7 @@ from needs_helpers import FROM, SITE, TO, cli
 
 from amtspuls.config import load_settings
 from amtspuls.serve.app import create_app
+from amtspuls.serve.loopback import serving
 
 
 def cli_json(data, *args):
@@ -39,28 +37,9 @@ def expected(site_data):
 def client(site_data, expected):
     assert cli(site_data, "user", "add", "needs-api", "--role", "viewer").returncode == 0
     token = json.loads(cli(site_data, "user", "token", "needs-api", "--json").stdout)["token"]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(site_data)),
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                          headers={"Authorization": f"Bearer {token}"}) as c:
-            yield c
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serving(create_app(load_settings(site_data))) as base, httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
 
 
 def test_map_query(client, expected):

@@ -7,11 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -209,26 +206,11 @@ def api(city, tmp_path_factory):
     expected = ok_json(data, "recommend", "--site", SITE, "--json")
     from amtspuls.config import load_settings
     from amtspuls.serve.app import create_app
+    from amtspuls.serve.loopback import serving
 
     os.environ["AMTSPULS_WATCH"] = "0"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(data)),
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", tokens, expected
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(load_settings(data))) as base:
+        yield base, tokens, expected
 
 
 def _client(base: str, token: str | None) -> httpx.Client:

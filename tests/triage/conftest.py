@@ -3,12 +3,10 @@ directory with two sites, an Open311 key and a clerk key."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from triage_helpers import SITE, free_socket
+from triage_helpers import SITE
 
 
 class Served:
@@ -23,10 +21,9 @@ class Served:
 def server(tmp_path_factory):
     """A server over a data directory with two sites (the first is the default
     jurisdiction), an Open311 key and a clerk key."""
-    import uvicorn
-
     from amtspuls.config import load_settings
     from amtspuls.serve.app import create_app
+    from amtspuls.serve.loopback import serving
     from amtspuls.store import open_store
     from amtspuls.store.requests_store import RequestStore
 
@@ -42,20 +39,8 @@ def server(tmp_path_factory):
     rs = RequestStore(store)
     key = rs.add_api_key("buerger-app")
     clerk = rs.add_api_key("sachbearbeitung", role="clerk")
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    app = create_app(settings, store=store)
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", key, clerk, data)
+        with serving(create_app(settings, store=store)) as base:
+            yield Served(base, key, clerk, data)
     finally:
-        srv.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
         store.close()

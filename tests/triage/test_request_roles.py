@@ -5,14 +5,12 @@ without credentials the API answers 401. Every raw-text answer is audit-logged."
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from triage_helpers import SITE, free_socket
+from triage_helpers import SITE
 
 OTHER = "www.nachbarstadt.de"
 TEXT = ("Die Straßenlaterne vor Nr. 12 ist seit Tagen aus. Mein Name ist Petra Weber, "
@@ -28,11 +26,8 @@ class Server:
     tokens: dict[str, str]
 
 
-def _serve(folder, api_auth: bool):
-    import uvicorn
-
+def _store(folder, api_auth: bool):
     from amtspuls.config import load_settings
-    from amtspuls.serve.app import create_app
     from amtspuls.serve.auth import add_user, issue_token
     from amtspuls.store import open_store
     from amtspuls.store.requests_store import RequestStore
@@ -52,24 +47,20 @@ def _serve(folder, api_auth: bool):
                              ("nora", "analyst", OTHER), ("ada", "admin", None)):
         add_user(store, name, role, None, site=site)
         tokens[name] = issue_token(store, name)[0]
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), log_level="warning",
-                                        lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    return Server(f"http://127.0.0.1:{port}", store, open311, clerk, tokens), srv, thread, sock
+    return settings, store, open311, clerk, tokens
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["api_auth", "no_api_auth"])
 def served(request, tmp_path_factory):
-    server, srv, thread, sock = _serve(tmp_path_factory.mktemp("roles"), request.param)
+    from amtspuls.serve.app import create_app
+    from amtspuls.serve.loopback import serving
+
+    settings, store, open311, clerk, tokens = _store(tmp_path_factory.mktemp("roles"),
+                                                     request.param)
     try:
-        with httpx.Client(base_url=server.base, timeout=60) as client:
+        with serving(create_app(settings, store=store)) as base, httpx.Client(
+                base_url=base, timeout=60) as client:
+            server = Server(base, store, open311, clerk, tokens)
             r = client.post("/open311/v2/requests.json", data={
                 "api_key": server.open311_key, "service_code": "strassenbeleuchtung",
                 "lat": "51.2561", "long": "7.7483", "description": TEXT,
@@ -78,10 +69,7 @@ def served(request, tmp_path_factory):
             rid = r.json()[0]["service_request_id"]
             yield request.param, server, client, rid
     finally:
-        srv.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-        server.store.close()
+        store.close()
 
 
 def bearer(server: Server, name: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ real-world files in ../shared, the CLI as a subprocess."""
 from __future__ import annotations
 
 import json
-import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,13 +30,6 @@ def write_jsonl(path: Path, seed: int, days: int = 90) -> list[dict]:
         for obj, _ in pairs:
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
     return [t for _, t in pairs]
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 class Served:
