@@ -213,7 +213,7 @@ def seasonal_demand(ctx: Context) -> list[Finding]:
                 continue  # last year's data does not show the season here
             expected, conf = ly_week - before_week, confidence_of(0.0, ly_week)
         else:
-            expected, conf = usual * 0.25, 0.3  # calendar only: the uplift is unknown
+            expected, conf = usual * 0.25, 0.15  # calendar only: the uplift is unknown
         out.append(Finding(
             kind="seasonal_demand", service_id=sid, subject=f"{start.isoformat()}",
             evidence=[evidence("visits_per_week", round(usual, 1), None,
