@@ -42,6 +42,7 @@ def main() -> None:
     expected = sum(r["expected"] for r in runs)
     missed = sum(len(r["missed"]) for r in runs)
     top = sum(r["top"] if r["precision"] is not None else 0 for r in runs)
+    strict = [r["precision_all_kinds"] for r in runs if r["precision_all_kinds"] is not None]
     unfounded = sum(len(r["unfounded"]) for r in runs)
     by_type: dict[str, list[int]] = {}
     for r in runs:
@@ -53,10 +54,12 @@ def main() -> None:
         "seeds": args.seeds,
         "recall": round((expected - missed) / expected, 4) if expected else None,
         "precision": round((top - unfounded) / top, 4) if top else None,
+        "precision_all_kinds": round(sum(strict) / len(strict), 4) if strict else None,
         "by_type": {t: {"matched": v[0], "expected": v[1]} for t, v in sorted(by_type.items())},
-        "runs": [{k: r[k] for k in ("seed", "recall", "precision", "expected", "window",
-                                    "recommendations", "not_judged", "without_evidence",
-                                    "seconds", "missed", "unfounded")} for r in runs],
+        "runs": [{k: r[k] for k in ("seed", "recall", "precision", "precision_all_kinds",
+                                    "expected", "window", "recommendations", "not_judged",
+                                    "without_evidence", "seconds", "missed", "unfounded")}
+                 for r in runs],
     }, indent=1, ensure_ascii=False))
 
 

@@ -13,7 +13,8 @@ requests that started in it.
   truth by the same rules (kind, and service, path or requests), fixed ones included.
   Kinds the truth cannot judge — forecast peaks and seasons (statements about the
   future) and PDF forms without an online service (a fact about the site's offer, not
-  an injected defect) — are counted apart.
+  an injected defect) — are counted apart; `precision_all_kinds` counts them against
+  the top ten as well.
 """
 
 from __future__ import annotations
@@ -139,10 +140,14 @@ def evaluate(recs: list[dict[str, Any]], truth: dict[str, Any], d_from: date, d_
         if not any(matches(p, r) for p in known):
             unfounded.append({"id": r["id"], "kind": r["kind"], "service_id": r["service_id"],
                               "title": r["title"]})
+    # the strict reading: every kind in the top 10, unjudgeable ones counting against it
+    top_all = [r for r in recs if r["status"] != "dismissed"][:TOP]
+    strict = sum(1 for r in top_all if any(matches(p, r) for p in known))
     n = len(problems)
     return {
         "recall": round((n - len(missed)) / n, 4) if n else None,
         "precision": round((len(top) - len(unfounded)) / len(top), 4) if top else None,
+        "precision_all_kinds": round(strict / len(top_all), 4) if top_all else None,
         "missed": missed,
         "unfounded": unfounded,
         "expected": n,
