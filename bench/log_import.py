@@ -8,8 +8,9 @@ bot lines, static assets, 404s, PDFs), then runs, one after the other on the sam
     amtspuls --data TMP import-logs FILE --site bench.example --json
     goaccess FILE --log-format=COMBINED -o report.json
 
-and prints lines/s, wall seconds and peak RSS (of each process, from wait4) and the
-ratios. Results go to stdout as one JSON document; copy them into BENCHMARKS.md.
+and prints lines/s, wall seconds and peak RSS (of each process, from wait4), the ratios
+and the import's own `step_seconds`. Results go to stdout as one JSON document; copy them
+into BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def main() -> None:
         assert report["imported"] + report["malformed"] == report["lines"] == args.lines
         results["amtspuls"] = {"seconds": round(secs, 2), "lines_per_s": round(args.lines / secs),
                                "peak_rss_mib": round(rss / 1024, 1),
-                               "pageviews": report["pageviews"], "bots": report["bots"]}
+                               "pageviews": report["pageviews"], "bots": report["bots"],
+                               "step_seconds": report.get("step_seconds", {})}
         goaccess = shutil.which("goaccess")
         if goaccess:
             secs, rss, _, _ = run_measured(

@@ -30,8 +30,9 @@ class Settings:
     k_anonymity: int = 5
     # Lines longer than this are malformed: no access-log line is legitimately this long.
     max_line_bytes: int = 65536
-    # Lines handed to the processing engine at once (bounds memory of an import).
-    import_batch_lines: int = 250_000
+    # Lines handed to the processing engine at once (bounds memory of an import: two
+    # batches are in flight, one parsed while the one before is ingested).
+    import_batch_lines: int = 100_000
     # Memory the embedded engine may use; it never spills raw input to disk.
     engine_memory_limit: str = "2GB"
     engine_threads: int = 2

@@ -20,6 +20,6 @@ def new_engine(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute("SET temp_directory = ''")  # never spill raw input to disk
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con

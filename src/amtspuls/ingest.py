@@ -8,20 +8,25 @@ A batch of hits (`model.HIT_SCHEMA`) passes a list of named, timed steps:
     put_referrer     class, host, internal path, spam flag  (per distinct referrer)
     put_salts        today's salts, truncated IPv6           (per distinct day / address)
     classify         one pass over the rows: what each hit is (pageview, search, …) or why
-                     it is dropped (bot, spam_referrer, static, redirect, …), and the
-                     visitor id for those kept
-    count_dropped    dropped rows counted per day and reason
-    put_session      sessions by inactivity, continued from the store
+                     it is dropped (bot, spam_referrer, static, redirect, …); the kept
+                     rows become pseudonymous events (visitor id, no IP, no user agent)
+    count_dropped    dropped rows counted per day and reason (never materialised)
+    ---------------- `prepare` above, `finish` below
+    put_session      sessions by inactivity, continued from the store (one ordering of
+                     the batch's narrow (visitor, time) rows, no partition per visitor)
     write            stored atomically with the import's progress
 
 Expensive work runs once per distinct value, not per row. Only `write` touches the store,
 and by then the IP and user agent are gone: they exist only in the in-memory engine.
+`prepare` and `finish` use two connections to that engine, so that a log import can
+prepare the next batch while the last one is finished (`collect.logs.importer`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +40,7 @@ from amtspuls.enrich.requests import STORED_KINDS, sql_extension, sql_kind
 from amtspuls.enrich.services import map_paths
 from amtspuls.enrich.sessions import sql_assign_sessions
 from amtspuls.enrich.useragent import classify_user_agents
+from amtspuls.enrich.useragent import warm_up as warm_up_user_agents
 from amtspuls.localtime import offsets_table, sql_join, sql_local
 from amtspuls.model import EVENT_SCHEMA, EVENT_TYPES, IngestReport, Site
 from amtspuls.privacy.ip import SQL_IPV4, truncate_ip
@@ -57,8 +63,23 @@ _TRACKER_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
 _STORED = ", ".join(f"'{t}'" for t in sorted(set(EVENT_TYPES) | set(STORED_KINDS)))
 
 
+@dataclass
+class Prepared:
+    """A batch after `Ingestor.prepare`: its kept rows as pseudonymous events (no IP, no
+    user agent) in an engine table, and its dropped rows as counts per day and reason."""
+
+    table: str | None  # None: the batch had no rows
+    counts: list[tuple[Any, str, str, int]] = field(default_factory=list)
+
+
 class Ingestor:
-    """Processes batches for one site and one source (`log`, `tracker`, `events`, …)."""
+    """Processes batches for one site and one source (`log`, `tracker`, `events`, …).
+
+    `process` = `prepare` (lookups, classification, pseudonymisation: everything up to
+    the store) + `finish` (sessions continued from the store, the write). A log import
+    runs `prepare` on its reading thread, one batch ahead of `finish`; the two use
+    separate connections to the one in-memory engine and must not overlap on one batch.
+    """
 
     def __init__(self, settings: Settings, store: DuckDBStore, site: Site, source: str,
                  report: IngestReport | None = None) -> None:
@@ -68,11 +89,15 @@ class Ingestor:
         self.source = source
         self.report = report or IngestReport()
         self.engine = new_engine(settings)
+        # The finishing side's own connection to the same in-memory database.
+        self.finisher = self.engine.cursor()
+        self.finisher.execute("SET TimeZone = 'UTC'")
         self.rules = load_rules(settings.data_dir / "request_rules.toml")
         self.salts = SaltStore(settings.salt_dir, settings.salt_keep_hours)
         self.salts.purge()
         self._counts: list[tuple[Any, str, str, int]] = []
         self._caches: set[str] = set()
+        self._batches = 0
         self.steps: list[tuple[str, Callable[[], None]]] = [
             ("put_user_agent", self.put_user_agent),
             ("put_url", self.put_url),
@@ -80,41 +105,78 @@ class Ingestor:
             ("put_salts", self.put_salts),
             ("classify", self.classify),
             ("count_dropped", self.count_dropped),
-            ("put_session", self.put_session),
         ]
 
     # -- driver ------------------------------------------------------------------------
     def process(self, hits: pa.Table, progress: dict[str, Any] | None = None) -> pa.Table:
         """Run all steps on one batch and store the result atomically (with `progress`)."""
+        return self.finish(self.prepare(hits), progress)
+
+    def prepare(self, hits: pa.Table) -> Prepared:
+        """The steps up to the store, on `self.engine`: the kept rows end up in an engine
+        table (named in the result) without IP or user agent."""
+        if not hits.num_rows:
+            return Prepared(None)
         self._counts = []
         timings = self.report.step_seconds
-        events = EVENT_SCHEMA.empty_table()
-        if hits.num_rows:
-            # From here on time is naive UTC (fast in the engine); local days come from the
-            # site's offsets table rather than a time-zone call per row.
-            ts_col = hits.schema.get_field_index("ts")
-            hits = hits.set_column(ts_col, "ts", pc.cast(hits["ts"], pa.timestamp("us")))
-            self.engine.register("batch_hits", hits)  # scanned in place, not copied
+        # From here on time is naive UTC (fast in the engine); local days come from the
+        # site's offsets table rather than a time-zone call per row.
+        ts_col = hits.schema.get_field_index("ts")
+        hits = hits.set_column(ts_col, "ts", pc.cast(hits["ts"], pa.timestamp("us")))
+        self.engine.register("batch_hits", hits)  # scanned in place, not copied
+        self._batches += 1
+        table = f"prepared_{self._batches}"
+        try:
             self._put_offsets()
-            try:
-                for name, step in self.steps:
-                    started = time.perf_counter()
-                    step()
-                    timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
-            finally:
-                self.engine.unregister("batch_hits")
-            events = self._events()
-            sessions = self._session_parts()
-        else:
-            sessions = None
-        started = time.perf_counter()
-        self.store.write_batch(self.site, events, sessions, self._counts, progress)
-        timings["write"] = timings.get("write", 0.0) + time.perf_counter() - started
-        for table in ("hits", "kept", "classified"):
-            self.engine.execute(f"DROP TABLE IF EXISTS {table}")
+            for name, step in self.steps:
+                started = time.perf_counter()
+                step()
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+            # Shared (not temp) so that the finishing connection sees it.
+            self.engine.execute(f"ALTER TABLE kept_hits RENAME TO {table}")
+        finally:
+            self.engine.unregister("batch_hits")
+            self.engine.execute("DROP TABLE IF EXISTS kept_hits")
+        return Prepared(table, self._counts)
+
+    def finish(self, prepared: Prepared, progress: dict[str, Any] | None = None) -> pa.Table:
+        """Sessions and the write, on `self.finisher`; stores the batch atomically."""
+        timings = self.report.step_seconds
+        events = EVENT_SCHEMA.empty_table()
+        sessions = None
+        con = self.finisher
+        try:
+            if prepared.table is not None:
+                started = time.perf_counter()
+                self.put_session(prepared.table)
+                timings["put_session"] = (timings.get("put_session", 0.0)
+                                          + time.perf_counter() - started)
+                events = self._events()
+                sessions = self._session_parts()
+            started = time.perf_counter()
+            self.store.write_batch(self.site, events, sessions, prepared.counts, progress)
+            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - started
+            report = self.report
+            for _day, _source, kind, n in prepared.counts:
+                if kind == "bot":
+                    report.bots += n
+                elif kind == "static":
+                    report.static += n
+                else:
+                    report.count(report.dropped, kind, n)
+        finally:
+            for table in ("hits", "prior"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            if prepared.table is not None:
+                con.execute(f"DROP TABLE IF EXISTS {prepared.table}")
         return events
 
+    def warm_up(self) -> None:
+        """Load the user-agent parser and compile the bot patterns (once per process)."""
+        warm_up_user_agents()
+
     def close(self) -> None:
+        self.finisher.close()
         self.engine.close()
 
     def _distinct(self, expr: str, table: str = "batch_hits") -> list:
@@ -249,12 +311,10 @@ class Ingestor:
             "salt": pa.array([self.salts.salt_for(d) for d in days], pa.string()),
         }))
 
-    def classify(self) -> None:
-        """One pass: join the lookups, decide each row's kind, pseudonymise kept rows."""
+    def _sql_kinds(self) -> str:
+        """CTEs `j` (each hit joined with its lookups) and `k` (… and its kind)."""
         kind = sql_kind(self.rules)
-        self.engine.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE classified AS
+        return f"""
             WITH j AS (
                 SELECT h.* EXCLUDE (search_query),
                        h.search_query AS sent_search,
@@ -279,27 +339,12 @@ class Ingestor:
                          ELSE {kind}
                        END AS kind
                 FROM j
-            )
-            SELECT * FROM k
-            """
-        )
+            )"""
 
-    def count_dropped(self) -> None:
-        rows = self.engine.execute(
-            f"SELECT {self._local_day('c.ts')} AS day, kind, count(*) FROM classified c "
-            f"{sql_join('c.ts')} WHERE kind NOT IN ({_STORED}) GROUP BY ALL"
-        ).fetchall()
-        report = self.report
-        for day, kind, n in rows:
-            self._counts.append((day, self.source, kind, n))
-            if kind == "bot":
-                report.bots += n
-            elif kind == "static":
-                report.static += n
-            else:
-                report.count(report.dropped, kind, n)
-
-    def put_session(self) -> None:
+    def classify(self) -> None:
+        """One pass over the rows: join the lookups, decide each row's kind, and turn the
+        kept ones into pseudonymous events (table `kept_hits`). The
+        dropped rows are only counted (`count_dropped`), never materialised."""
         present = self._present(("title", "target", "form", "field", "event_name",
                                  "event_category", "event_action", "search_category"))
 
@@ -313,10 +358,10 @@ class Ingestor:
         search = sql_scrub("lower(search_query)")
         self.engine.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE hits AS
-            WITH kept AS (
+            CREATE OR REPLACE TABLE kept_hits AS
+            {self._sql_kinds()}, kept AS (
                 SELECT c.*, {sql_truncated_ip('c.ip')} AS ip_trunc, salt.salt
-                FROM classified c
+                FROM k c
                 LEFT JOIN ip_other ON c.ip = ip_other.ip
                 {sql_join("c.ts")}
                 LEFT JOIN salt ON {self._local_day("c.ts")} = salt.day
@@ -345,28 +390,42 @@ class Ingestor:
             FROM kept
             """
         )
-        self.engine.execute("DROP TABLE classified")
-        ((lo, hi),) = self.engine.execute("SELECT min(ts), max(ts) FROM hits").fetchall()
+
+    def count_dropped(self) -> None:
+        rows = self.engine.execute(
+            f"{self._sql_kinds()} SELECT {self._local_day('c.ts')} AS day, kind, count(*) "
+            f"FROM k c {sql_join('c.ts')} WHERE kind NOT IN ({_STORED}) GROUP BY ALL"
+        ).fetchall()
+        # Added to the report by `finish` (the report is only touched on that side).
+        self._counts.extend((day, self.source, kind, n) for day, kind, n in rows)
+
+    def put_session(self, table: str) -> None:
+        """Sessions by inactivity over the prepared rows in `table`, continued from the
+        store; leaves temp table `hits` (with `session_id`) on the finishing connection."""
+        con = self.finisher
+        ((lo, hi),) = con.execute(f"SELECT min(ts), max(ts) FROM {table}").fetchall()
         if lo is None:
-            self.engine.execute(
+            con.execute(
                 "CREATE OR REPLACE TEMP TABLE prior (visitor_id UBIGINT, last_ts TIMESTAMP, "
                 "session_id UBIGINT)"
             )
         else:
             timeout = timedelta(minutes=self.settings.session_timeout_minutes)
-            visitors = self.engine.sql("SELECT DISTINCT visitor_id FROM hits").to_arrow_table()
+            visitors = con.sql(f"SELECT DISTINCT visitor_id FROM {table}").to_arrow_table()
             prior = self.store.prior_visits(
                 self.site.id, visitors, lo - timeout, hi
             )
-            self._lookup("prior", prior.cast(pa.schema([
+            con.register("prior_arrow", prior.cast(pa.schema([
                 ("visitor_id", pa.uint64()), ("last_ts", pa.timestamp("us")),
                 ("session_id", pa.uint64())])))
-        self.engine.execute(sql_assign_sessions(self.settings.session_timeout_minutes))
+            con.execute("CREATE OR REPLACE TEMP TABLE prior AS SELECT * FROM prior_arrow")
+            con.unregister("prior_arrow")
+        con.execute(sql_assign_sessions(self.settings.session_timeout_minutes, table))
 
     def _session_parts(self) -> pa.Table:
         """This batch's share of each session (the store merges it with what it holds)."""
         pages = "type IN ('pageview', 'search', 'not_found')"
-        return self.engine.sql(
+        return self.finisher.sql(
             f"""
             SELECT session_id, any_value(visitor_id) AS visitor_id,
                    min(ts) AS start_ts,
@@ -401,12 +460,13 @@ class Ingestor:
     def _present(self, columns: tuple[str, ...]) -> set[str]:
         """Which of these (tracker-only) columns hold any value in this batch."""
         counts = self.engine.execute(
-            "SELECT " + ", ".join(f"count({c})" for c in columns) + " FROM classified"
+            "SELECT " + ", ".join(f"count({c})" for c in columns) + " FROM batch_hits"
         ).fetchall()[0]
         return {c for c, n in zip(columns, counts, strict=True) if n}
 
     def _events(self) -> pa.Table:
-        by_type = self.engine.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall()
+        con = self.finisher
+        by_type = con.execute("SELECT type, count(*) FROM hits GROUP BY type").fetchall()
         for kind, n in by_type:
             self.report.count(self.report.by_type, kind, n)
             if kind == "pageview":
@@ -421,7 +481,7 @@ class Ingestor:
                 cols.append("ts")
             else:
                 cols.append(f.name)
-        table = self.engine.sql(f"SELECT {', '.join(cols)} FROM hits ORDER BY ts").to_arrow_table()
+        table = con.sql(f"SELECT {', '.join(cols)} FROM hits ORDER BY ts").to_arrow_table()
         return table.cast(EVENT_SCHEMA)
 
 

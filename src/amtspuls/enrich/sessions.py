@@ -8,39 +8,49 @@ visitor id and the visit's first time stamp."""
 from __future__ import annotations
 
 
-def sql_assign_sessions(timeout_minutes: int) -> str:
-    """Engine SQL over temp tables `hits` (visitor_id, ts, …) and `prior`
-    (visitor_id, last_ts, session_id); replaces `hits` with a `session_id` column.
+def sql_assign_sessions(timeout_minutes: int, source: str = "hits") -> str:
+    """Engine SQL over table `source` (visitor_id, ts, …) and temp table `prior`
+    (visitor_id, last_ts, session_id); (re)creates temp table `hits`: the rows of
+    `source` with a `session_id` column.
 
-    All windows share one ordering (visitor, time), so the engine sorts once per level."""
-    window = "PARTITION BY visitor_id ORDER BY ts, is_prior DESC, rid"
+    Sessions are found on a narrow copy (visitor, time, row id) in one ordering of all
+    rows, without a partition per visitor: a row starts a visit when the visitor
+    changes or the gap to the previous row exceeds the timeout, and every row takes the
+    id of the last start at or before it. The visitor's first visit keeps the stored
+    session id when the visitor's first row is the stored event. Only the ids are then
+    joined back to the wide rows."""
+    order = "ORDER BY visitor_id, ts, is_prior DESC, rid"
     return f"""
-    CREATE OR REPLACE TEMP TABLE hits AS
+    CREATE OR REPLACE TEMP TABLE session_ids AS
     WITH u AS (
-        SELECT h.*, NULL::UBIGINT AS prior_session, 0 AS is_prior, row_number() OVER () AS rid
-        FROM hits h
-        UNION ALL BY NAME
+        SELECT visitor_id, ts, NULL::UBIGINT AS prior_session, 0 AS is_prior, rowid AS rid
+        FROM {source}
+        UNION ALL
         SELECT visitor_id, last_ts AS ts, session_id AS prior_session, 1 AS is_prior,
-               0 AS rid
+               -1 AS rid
         FROM prior
-    ), g AS (
+    ), o AS (
         SELECT *,
-               CASE WHEN lag(ts) OVER w IS NULL
-                      OR ts - lag(ts) OVER w > INTERVAL {int(timeout_minutes)} MINUTE
-                    THEN 1 ELSE 0 END AS starts,
-               first_value(prior_session) OVER w AS visitor_prior
+               lag(visitor_id) OVER w IS DISTINCT FROM visitor_id AS new_visitor,
+               lag(ts) OVER w AS prev_ts
         FROM u
-        WINDOW w AS ({window})
-    ), n AS (
+        WINDOW w AS ({order})
+    ), s AS (
         SELECT *,
-               sum(starts) OVER w AS visit_no,
-               max(CASE WHEN starts = 1 THEN ts END) OVER w AS visit_start
-        FROM g
-        WINDOW w AS ({window} ROWS UNBOUNDED PRECEDING)
+               CASE WHEN new_visitor OR ts - prev_ts > INTERVAL {int(timeout_minutes)} MINUTE
+                    THEN CASE WHEN new_visitor AND is_prior = 1 AND prior_session IS NOT NULL
+                                   THEN prior_session
+                              ELSE hash(visitor_id, ts) END
+               END AS starts_session
+        FROM o
     )
-    SELECT * EXCLUDE (prior_session, is_prior, rid, starts, visitor_prior, visit_no,
-                      visit_start),
-           CASE WHEN visit_no = 1 AND visitor_prior IS NOT NULL THEN visitor_prior
-                ELSE hash(visitor_id, visit_start) END AS session_id
-    FROM n WHERE is_prior = 0
+    SELECT rid, session_id FROM (
+        SELECT rid, is_prior,
+               last_value(starts_session IGNORE NULLS) OVER ({order} ROWS UNBOUNDED PRECEDING)
+                   AS session_id
+        FROM s
+    ) WHERE is_prior = 0;
+    CREATE OR REPLACE TEMP TABLE hits AS
+    SELECT h.*, s.session_id FROM {source} h JOIN session_ids s ON h.rowid = s.rid;
+    DROP TABLE session_ids;
     """

@@ -47,6 +47,7 @@ from amtspuls.enrich.bots import (
     MAX_UA_CHARS,
     bot_verdict,
     is_missing_user_agent,
+    matches_bot_patterns,
     ua_resolver,
 )
 
@@ -287,6 +288,13 @@ def classify_user_agents(uas: Sequence[str | None]) -> list[UAInfo]:
     """
     # keyed on the examined prefix, so the cache's memory stays bounded
     return [UNKNOWN if ua is None else _classify_cached(ua[:MAX_UA_CHARS]) for ua in uas]
+
+
+def warm_up() -> None:
+    """Load the parser and compile the bot patterns now (each is done once per process;
+    a log import does it while its first batch is being read)."""
+    ua_resolver()
+    matches_bot_patterns("")
 
 
 def cache_clear() -> None:

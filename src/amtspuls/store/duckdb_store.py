@@ -72,6 +72,15 @@ FROM (
 ) s ON e.day = s.day AND e.hour = s.hour;
 """
 
+# Only the columns the aggregates read are copied for the days being recomputed.
+_DAY_EVENT_COLUMNS = ", ".join(
+    f"e.{c}" for c in ("type", "visitor_id", "session_id", "path", "service_id", "target",
+                       "referrer_class", "referrer_path"))
+_DAY_SESSION_COLUMNS = ", ".join(
+    f"s.{c}" for c in ("visitor_id", "duration_s", "page_actions", "is_bounce", "entry_path",
+                       "exit_path", "referrer_class", "referrer_host", "campaign", "device",
+                       "browser", "os"))
+
 
 class DuckDBStore:
     def __init__(self, settings: Settings, read_only: bool = False) -> None:
@@ -94,9 +103,10 @@ class DuckDBStore:
         self.con.execute(f"SET threads = {int(settings.engine_threads)}")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
-        # Fewer, larger checkpoints: an import commits every batch, and each checkpoint
-        # recompresses what changed; 256 MB of write-ahead log between them is plenty.
-        self.con.execute("SET checkpoint_threshold = '256MB'")
+        # An import commits every batch, and each checkpoint recompresses what changed:
+        # 128 MB of write-ahead log between checkpoints keeps them few while bounding the
+        # memory that not yet checkpointed data holds.
+        self.con.execute("SET checkpoint_threshold = '128MB'")
         self._lock = threading.RLock()
         self.write_lock = threading.Lock()
         if not read_only:
@@ -260,18 +270,22 @@ class DuckDBStore:
                     # Local days touched: from the batch's time range (a handful of days),
                     # not a time-zone conversion per event.
                     ((lo, hi),) = con.execute("SELECT min(ts), max(ts) FROM new_events").fetchall()
-                    con.executemany(
-                        "INSERT INTO dirty_days VALUES (?, ?)",
-                        [(site.id, d) for d in local_days(site.timezone, lo, hi)],
-                    )
                     con.unregister("new_events")
+                    days = local_days(site.timezone, lo, hi)
+                    self._insert_rows(con, "dirty_days", pa.table({
+                        "site_id": pa.array([site.id] * len(days), pa.int32()),
+                        "day": pa.array(days, pa.date32())}))
                 if sessions is not None and sessions.num_rows:
                     self._merge_sessions(con, site, sessions)
                 if counts:
-                    con.executemany(
-                        "INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?)",
-                        [(site.id, d, src, reason, n) for d, src, reason, n in counts],
-                    )
+                    # One statement from an Arrow table: executemany costs a statement
+                    # per row.
+                    self._insert_rows(con, "ingest_counts", pa.table({
+                        "site_id": pa.array([site.id] * len(counts), pa.int32()),
+                        "day": pa.array([c[0] for c in counts], pa.date32()),
+                        "source": pa.array([c[1] for c in counts], pa.string()),
+                        "reason": pa.array([c[2] for c in counts], pa.string()),
+                        "n": pa.array([c[3] for c in counts], pa.int64())}))
                 if progress:
                     con.execute(
                         """
@@ -286,6 +300,15 @@ class DuckDBStore:
             except Exception:
                 con.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+        """Append an Arrow table whose columns are `table`'s, in order."""
+        con.register("new_rows", rows)
+        try:
+            con.execute(f"INSERT INTO {table} SELECT * FROM new_rows")
+        finally:
+            con.unregister("new_rows")
 
     @staticmethod
     def _merge_sessions(con: duckdb.DuckDBPyConnection, site: Site, parts: pa.Table) -> None:
@@ -347,29 +370,33 @@ class DuckDBStore:
             """
         )
 
-    def refresh_daily(self, site: Site) -> int:
-        """Recompute the daily aggregates of every day marked stale; returns how many days."""
+    def refresh_daily(self, site: Site, before: date | None = None) -> int:
+        """Recompute the daily aggregates of every day marked stale (only those before
+        `before`, if given: an import refreshes the days behind it while it runs);
+        returns how many days."""
         with self._lock:
             con = self.con
+            only = f" AND day < '{before.isoformat()}'" if before is not None else ""
             days = con.execute(
-                "SELECT DISTINCT day FROM dirty_days WHERE site_id = ? ORDER BY day", [site.id]
+                f"SELECT DISTINCT day FROM dirty_days WHERE site_id = ?{only} ORDER BY day",
+                [site.id],
             ).fetchall()
             if not days:
                 return 0
             con.execute("BEGIN")
             try:
-                self._refresh_daily(con, site)
-                con.execute("DELETE FROM dirty_days WHERE site_id = ?", [site.id])
+                self._refresh_daily(con, site, only)
+                con.execute(f"DELETE FROM dirty_days WHERE site_id = ?{only}", [site.id])
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
             return len(days)
 
-    def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site) -> None:
+    def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site, only: str = "") -> None:
         sid = site.id
         (lo_day, hi_day), = con.execute(
-            f"SELECT min(day), max(day) FROM dirty_days WHERE site_id = {sid}"
+            f"SELECT min(day), max(day) FROM dirty_days WHERE site_id = {sid}{only}"
         ).fetchall()
         lo = datetime.combine(lo_day, datetime.min.time()) - timedelta(days=1)
         hi = datetime.combine(hi_day, datetime.min.time()) + timedelta(days=2)
@@ -379,11 +406,11 @@ class DuckDBStore:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE touched_days AS
-            SELECT DISTINCT day FROM dirty_days WHERE site_id = {sid};
+            SELECT DISTINCT day FROM dirty_days WHERE site_id = {sid}{only};
             CREATE OR REPLACE TEMP TABLE day_events AS
             SELECT * FROM (
                 SELECT *, CAST(local_ts AS DATE) AS day FROM (
-                    SELECT e.*, {sql_local("e.ts")} AS local_ts FROM events e
+                    SELECT {_DAY_EVENT_COLUMNS}, {sql_local("e.ts")} AS local_ts FROM events e
                     {sql_join("e.ts")}
                     WHERE e.site_id = {sid} AND e.ts >= '{lo}' AND e.ts < '{hi}'
                 )
@@ -391,7 +418,8 @@ class DuckDBStore:
             CREATE OR REPLACE TEMP TABLE day_sessions AS
             SELECT * FROM (
                 SELECT *, CAST(local_start AS DATE) AS day FROM (
-                    SELECT s.*, {sql_local("s.start_ts")} AS local_start FROM sessions s
+                    SELECT {_DAY_SESSION_COLUMNS}, {sql_local("s.start_ts")} AS local_start
+                    FROM sessions s
                     {sql_join("s.start_ts")}
                     WHERE s.site_id = {sid} AND s.start_ts >= '{lo}' AND s.start_ts < '{hi}'
                 )

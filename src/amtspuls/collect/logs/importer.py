@@ -13,8 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pyarrow.compute as pc
 
 from amtspuls.collect.logs.formats import LogFormat, ParsedBatch, detect, get_format
 from amtspuls.collect.logs.reader import (
@@ -25,11 +28,18 @@ from amtspuls.collect.logs.reader import (
 )
 from amtspuls.collect.progress import fingerprint
 from amtspuls.config import Settings
-from amtspuls.engine import new_engine
 from amtspuls.errors import UserError
-from amtspuls.ingest import Ingestor
+from amtspuls.ingest import Ingestor, Prepared
 from amtspuls.model import IngestReport, Site
 from amtspuls.store import DuckDBStore
+
+# During an import, daily aggregates are brought up to date once this many days are done.
+REFRESH_EVERY_DAYS = 7
+
+
+def local_date(site: Site, ts: datetime) -> date:
+    """The site-local date of a naive UTC time."""
+    return ts.replace(tzinfo=UTC).astimezone(ZoneInfo(site.timezone)).date()
 
 
 @dataclass
@@ -86,21 +96,27 @@ def import_logs(
         ingestor.close()
         started_refresh = time.perf_counter()
         store.refresh_daily(site)
-        report.step_seconds["refresh_daily"] = time.perf_counter() - started_refresh
+        report.step_seconds["refresh_daily"] = (report.step_seconds.get("refresh_daily", 0.0)
+                                                + time.perf_counter() - started_refresh)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
-                    timings: dict[str, float]) -> Iterator[tuple[int, int, ParsedBatch]]:
-    """Read and parse in a background thread, one batch ahead of the ingest steps: the
-    engine releases the interpreter lock, so reading, parsing and ingesting overlap on
-    two cores."""
+def _prepared_batches(settings: Settings, ingestor: Ingestor, planned: PlannedFile,
+                      skip_lines: int, timings: dict[str, float]
+                      ) -> Iterator[tuple[int, int, ParsedBatch, Prepared]]:
+    """Read, parse and prepare (`Ingestor.prepare`: lookups, classification,
+    pseudonymisation) in a background thread, one batch ahead of `Ingestor.finish`
+    (sessions, write): the engine releases the interpreter lock, so the two halves
+    overlap on two cores. At most two batches exist at once: the producer starts
+    reading the next one only when the consumer has taken the last one (and so is done
+    with the one before)."""
     handoff: queue.Queue = queue.Queue(maxsize=1)
     done = object()
+    stop = threading.Event()
 
     def produce() -> None:
-        engine = new_engine(settings)
+        engine = ingestor.engine
         try:
             if skip_lines and hasattr(planned.fmt, "replay"):
                 # Resuming: header state (W3C #Fields) is rebuilt from the lines already done.
@@ -113,32 +129,56 @@ def _parsed_batches(settings: Settings, planned: PlannedFile, skip_lines: int,
             with open_log(planned.path) as fh:
                 t_read = time.perf_counter()
                 for batch in iter_batches(fh, settings.import_batch_lines,
-                                          settings.max_line_bytes, skip_lines=skip_lines):
+                                          settings.max_line_bytes, skip_lines=skip_lines,
+                                          first_batch_lines=settings.import_batch_lines // 4):
+                    if stop.is_set():
+                        return
                     t_parse = time.perf_counter()
                     timings["read"] = timings.get("read", 0.0) + t_parse - t_read
                     parsed = planned.fmt.parse(batch, engine)
                     timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
-                    # Hand over only numbers and the parsed table: the text lines are freed.
-                    item = (batch.first_line_no, len(batch.lines), parsed)
+                    # Hand over only numbers and the prepared rows: the text lines and the
+                    # raw hits are freed here.
+                    first, n = batch.first_line_no, len(batch)
                     del batch
+                    prepared = ingestor.prepare(parsed.hits)
+                    parsed.hits = parsed.hits.schema.empty_table()
+                    item = (first, n, parsed, prepared)
                     handoff.put(item)
+                    del item, parsed, prepared
+                    handoff.join()  # until the consumer has taken it
                     t_read = time.perf_counter()
             handoff.put(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            handoff.put(exc)
-        finally:
-            engine.close()
+            if not stop.is_set():
+                handoff.put(exc)
 
     worker = threading.Thread(target=produce, name="amtspuls-parse", daemon=True)
     worker.start()
-    while True:
-        item = handoff.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
+    try:
+        # While the first batch is read: load what the steps need once per process, so
+        # that the producer does not do it in the way of every other step.
+        ingestor.warm_up()
+        while True:
+            item = handoff.get()
+            handoff.task_done()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            del item
+    finally:
+        # Also when the consumer stops early: the producer finishes its batch and ends
+        # (whatever it still hands over is dropped) before the engine it uses is closed.
+        stop.set()
+        while worker.is_alive():
+            try:
+                handoff.get(timeout=0.05)
+                handoff.task_done()
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def _import_file(settings, store, ingestor, planned: PlannedFile, report: IngestReport,
@@ -147,9 +187,10 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
     report.formats[key] = planned.fmt.name
     done = store.import_progress(planned.fingerprint)
     lines_done = done
+    refreshed_to: date | None = None
     try:
-        for first_line_no, n, parsed in _parsed_batches(settings, planned, done,
-                                                         report.step_seconds):
+        for first_line_no, n, parsed, prepared in _prepared_batches(
+                settings, ingestor, planned, done, report.step_seconds):
             lines_done = first_line_no + n - 1
             imported = n - len(parsed.malformed)
             for reason, count in parsed.skipped.items():
@@ -164,7 +205,23 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
                 "done": lines_done,
                 "counts": None,
             }
-            ingestor.process(parsed.hits, progress)
+            events = ingestor.finish(prepared, progress)
+            del parsed, prepared  # not kept alive while the next batch is awaited
+            if events.num_rows:
+                # Logs run forward in time: the days before this batch's first event are
+                # most likely complete, so their aggregates are computed now (a week at
+                # a time), while the next batch is being prepared, rather than all at
+                # the end. A day touched again later is marked stale again and
+                # recomputed then.
+                cut = local_date(ingestor.site, pc.min(events["ts"]).as_py())
+                if refreshed_to is None or (cut - refreshed_to).days >= REFRESH_EVERY_DAYS:
+                    started = time.perf_counter()
+                    store.refresh_daily(ingestor.site, before=cut)
+                    refreshed_to = cut
+                    report.step_seconds["refresh_daily"] = (
+                        report.step_seconds.get("refresh_daily", 0.0)
+                        + time.perf_counter() - started)
+            del events
             if on_progress:
                 on_progress(n)
     except TruncatedInput as exc:

@@ -65,6 +65,11 @@ def load_specs(extra: Path | None = None) -> list[RegexSpec]:
     return list(specs.values())
 
 
+# trim(line) = '', without trimming (copying) every line: a line that starts with a
+# printable ASCII character other than a space cannot trim to nothing.
+_BLANK = "(CASE WHEN ascii(line) BETWEEN 33 AND 126 THEN false ELSE trim(line) = '' END)"
+
+
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -99,19 +104,22 @@ class RegexFormat(LogFormat):
         return self.spec.fields.index("ts") + 1
 
     def _build_select(self) -> tuple[str, str | None]:
-        """SQL for temp table `raw` (raw strings per line; `fast_ok` false where the line
-        still needs the regex) and, for fast formats, SQL for those remaining lines."""
+        """SQL for temp table `parsed` (typed columns per line; `fast_ok` false where the
+        line still needs the regex) and, for fast formats, SQL that replaces those lines'
+        rows with the regex's reading. Cutting and typing run in one statement: the raw
+        strings are never materialised."""
         f = self.spec.fields
         names = "[" + ", ".join(_sql_str(n) for n in f) + "]"
         regex = _sql_str(self.spec.regex)
+        typed = self._typed(_sql_str(self.spec.ts_format))
         by_regex = f"""
-            SELECT line_no, trim(line) = '' AS blank, true AS fast_ok, {self._fields_from_groups(f)}
+            SELECT line_no, {_BLANK} AS blank, true AS fast_ok, {self._fields_from_groups(f)}
             FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
                   FROM batch_lines WHERE_CLAUSE)
         """
         if self.spec.fast != "ncsa":
-            plain = by_regex.replace("WHERE_CLAUSE", "")
-            return f"CREATE OR REPLACE TEMP TABLE raw AS {plain}", None
+            plain = typed.replace("__RAW__", by_regex.replace("WHERE_CLAUSE", ""))
+            return f"CREATE OR REPLACE TEMP TABLE parsed AS {plain}", None
         # Lines of the expected shape (the right number of double quotes, none escaped, a
         # bracketed time stamp, a numeric status) are cut at their quotes; the rest go
         # through the regex, which then runs only on them.
@@ -123,16 +131,16 @@ class RegexFormat(LogFormat):
             f"AND regexp_full_match(s[1], {_sql_str(self._prefix_regex())}) "
             "AND regexp_full_match(trim(s[3]), '[0-9]{3} ([0-9]+|-)')"
         )
-        fast = f"""
-            CREATE OR REPLACE TEMP TABLE raw AS
-            SELECT line_no, trim(line) = '' AS blank, {shape} AS fast_ok,
+        by_quotes = f"""
+            SELECT line_no, {_BLANK} AS blank, {shape} AS fast_ok,
                    {self._fields_from_quotes(f)}
             FROM (SELECT line_no, line, string_split(line, '"') AS s FROM batch_lines)
         """
+        fast = "CREATE OR REPLACE TEMP TABLE parsed AS " + typed.replace("__RAW__", by_quotes)
         slow = f"""
-            DELETE FROM raw WHERE NOT fast_ok;
-            INSERT INTO raw {by_regex.replace(
-                "WHERE_CLAUSE", "WHERE line_no IN (SELECT line_no FROM slow_lines)")}
+            DELETE FROM parsed WHERE NOT fast_ok;
+            INSERT INTO parsed {typed.replace("__RAW__", by_regex.replace(
+                "WHERE_CLAUSE", "WHERE line_no IN (SELECT line_no FROM slow_lines)"))}
         """
         return fast, slow
 
@@ -145,15 +153,14 @@ class RegexFormat(LogFormat):
 
     @staticmethod
     def _typed(ts_fmt: str) -> str:
-        """From temp table `raw` to typed columns in temp table `parsed` (ts NULL: the line
-        is blank or malformed)."""
+        """A SELECT of typed columns over raw strings (a subquery replaces `__RAW__`); ts
+        NULL: the line is blank or malformed."""
         method = "split_part(trim(req_raw), ' ', 1)"
         target = "split_part(trim(req_raw), ' ', 2)"
         has_req = f"({target} <> '' AND regexp_full_match({method}, '[A-Za-z]+'))"
         return f"""
-        CREATE OR REPLACE TEMP TABLE parsed AS
         SELECT
-            line_no, blank,
+            line_no, blank, fast_ok,
             try_strptime(ts_raw, {ts_fmt}) AS ts,
             {client_ip_sql('ip_raw')} AS ip,
             -- '' is an absent field (a common-form line); '-' a client that sent none
@@ -164,7 +171,7 @@ class RegexFormat(LogFormat):
             try_cast(status_raw AS INTEGER) AS status,
             try_cast(bytes_raw AS BIGINT) AS bytes,
             nullif(nullif(replace(ref_raw, '\\"', '"'), '-'), '') AS referrer
-        FROM raw
+        FROM (__RAW__)
         """
 
     @staticmethod
@@ -203,12 +210,12 @@ class RegexFormat(LogFormat):
         )
 
     def parse(self, batch: LineBatch, engine: duckdb.DuckDBPyConnection) -> ParsedBatch:
-        n = len(batch.lines)
+        n = len(batch)
         table = pa.table(
             {
                 "line_no": pa.array(range(batch.first_line_no, batch.first_line_no + n),
                                     pa.int64()),
-                "line": pa.array(batch.lines, pa.string()),
+                "line": batch.array,
             }
         )
         fast, slow = self._select
@@ -218,15 +225,13 @@ class RegexFormat(LogFormat):
             if slow:
                 engine.execute(
                     "CREATE OR REPLACE TEMP TABLE slow_lines AS "
-                    "SELECT line_no FROM raw WHERE NOT fast_ok"
+                    "SELECT line_no FROM parsed WHERE NOT fast_ok"
                 )
                 if engine.execute("SELECT count(*) FROM slow_lines").fetchall()[0][0]:
                     engine.execute(slow)
                 engine.execute("DROP TABLE slow_lines")
         finally:
             engine.unregister("batch_lines")
-        engine.execute(self._typed(_sql_str(self.spec.ts_format)))
-        engine.execute("DROP TABLE raw")
         too_long = set(batch.too_long)
         rejected = engine.execute("SELECT line_no, blank FROM parsed WHERE ts IS NULL").fetchall()
         malformed = sorted({n for n, blank in rejected if not blank} | too_long)
