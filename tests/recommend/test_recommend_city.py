@@ -73,6 +73,7 @@ def test_every_recommendation_follows_the_contract_with_evidence(recs) -> None:
         assert set(r["impact"]) == {"affected_visits_per_week", "affected_requests_per_week"}
         assert 0 < r["confidence"] <= 1
         assert r["status"] == "open"
+        assert r["title_en"] and r["action_en"] and r["action_en"] != r["action"]
     scores = [r["score"] for r in out]
     assert scores == sorted(scores, reverse=True)
     assert len({r["id"] for r in out}) == len(out)

@@ -15,7 +15,8 @@ GROW = 1.5
 
 def _finding(rid: str, kind: str, service: str, value: float) -> dict:
     return {"id": rid, "kind": kind, "service_id": service, "subject": rid,
-            "department": None, "title": rid, "action": "…",
+            "department": None, "title": rid, "action": "…", "title_en": rid,
+            "action_en": "…",
             "evidence": [{"metric": "m", "value": value, "baseline": 0, "period": "p",
                           "examples": []}],
             "impact": {"affected_visits_per_week": value, "affected_requests_per_week": 0},

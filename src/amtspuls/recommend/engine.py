@@ -69,9 +69,8 @@ def _record(ctx: Context, f: Finding) -> dict[str, Any]:
     return {
         "id": rec_id(ctx.site, f), "kind": f.kind, "service_id": f.service_id,
         "subject": f.subject, "department": ctx.department(f.service_id),
-        "title": title, "action": action,
-        "evidence": [{**ev, "title_en": title_en, "action_en": action_en}
-                     if i == 0 else ev for i, ev in enumerate(f.evidence)],
+        "title": title, "action": action, "title_en": title_en, "action_en": action_en,
+        "evidence": f.evidence,
         "impact": {"affected_visits_per_week": round(f.visits_per_week, 1),
                    "affected_requests_per_week": round(f.requests_per_week, 2)},
         "confidence": f.confidence, "score": round(f.score, 3), "metric": f.metric,
@@ -128,12 +127,9 @@ def _about(metric: dict[str, Any] | None) -> str:
 def public(rec: dict[str, Any]) -> dict[str, Any]:
     out = {k: rec[k] for k in PUBLIC_KEYS}
     out["created"] = _iso(rec["created"])
-    ev0 = rec["evidence"][0] if rec["evidence"] else {}
     out.update({
         "kind_label": KIND_LABELS.get(rec["kind"], rec["kind"]), "subject": rec["subject"],
-        "title_en": ev0.get("title_en"), "action_en": ev0.get("action_en"),
-        "evidence": [{k: v for k, v in ev.items() if k not in ("title_en", "action_en")}
-                     for ev in rec["evidence"]],
+        "title_en": rec["title_en"], "action_en": rec["action_en"],
         "score": rec["score"], "active": rec["active"], "updated": _iso(rec["updated"]),
         "status_changed": _iso(rec["status_changed"]), "reason": rec["reason"],
         "effective": rec["effective"].isoformat() if rec["effective"] else None,

@@ -12,7 +12,8 @@ from amtspuls.store.duckdb_store import DuckDBStore
 
 STATUSES = ("open", "accepted", "done", "dismissed")
 _JSON_COLS = ("evidence", "impact", "metric", "effect", "wording")
-_COLS = ("id, site_id, kind, service_id, subject, department, title, action, evidence, impact, "
+_COLS = ("id, site_id, kind, service_id, subject, department, title, action, title_en, "
+         "action_en, evidence, impact, "
          "confidence, score, metric, status, reason, active, created, updated, status_changed, "
          "effective, dismissed_value, effect, wording")
 
@@ -83,11 +84,13 @@ def save_run(store: DuckDBStore, site_id: int, found: list[dict[str, Any]], now:
                     status = "dismissed" if learnt else "open"
                     cur.execute(
                         "INSERT INTO recommendations (id, site_id, kind, service_id, subject, "
-                        "department, title, action, evidence, impact, confidence, score, metric, "
-                        "status, reason, active, created, updated, dismissed_value) VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?)",
+                        "department, title, action, title_en, action_en, evidence, impact, "
+                        "confidence, score, metric, status, reason, active, created, updated, "
+                        "dismissed_value) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?, ?)",
                         [f["id"], site_id, f["kind"], f["service_id"], f["subject"],
-                         f["department"], f["title"], f["action"], _dump(f["evidence"]),
+                         f["department"], f["title"], f["action"], f["title_en"],
+                         f["action_en"], _dump(f["evidence"]),
                          _dump(f["impact"]), f["confidence"], f["score"], _dump(f["metric"]),
                          status, "wie eine verworfene Empfehlung dieser Art" if learnt else None,
                          now, now, like if learnt else None])
@@ -100,11 +103,13 @@ def save_run(store: DuckDBStore, site_id: int, found: list[dict[str, Any]], now:
                     changes.append((f["id"], "dismissed", "open"))
                 cur.execute(
                     "UPDATE recommendations SET department = ?, title = ?, action = ?, "
+                    "title_en = ?, action_en = ?, "
                     "evidence = ?, impact = ?, confidence = ?, score = ?, metric = ?, "
                     "active = true, updated = ?, status = ?, "
                     "status_changed = CASE WHEN status <> ? THEN ? ELSE status_changed END "
                     "WHERE id = ?",
-                    [f["department"], f["title"], f["action"], _dump(f["evidence"]),
+                    [f["department"], f["title"], f["action"], f["title_en"], f["action_en"],
+                     _dump(f["evidence"]),
                      _dump(f["impact"]), f["confidence"], f["score"], _dump(f["metric"]), now,
                      status, status, now, f["id"]])
             cur.execute("COMMIT")

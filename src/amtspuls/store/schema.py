@@ -355,6 +355,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             department VARCHAR,
             title VARCHAR NOT NULL,
             action VARCHAR NOT NULL,
+            title_en VARCHAR,
+            action_en VARCHAR,
             evidence JSON NOT NULL,
             impact JSON NOT NULL,
             confidence DOUBLE NOT NULL,
