@@ -49,8 +49,10 @@ def _clusters(rows: list[dict]) -> list[list[int]]:
         lat = np.array([rows[i]["lat"] for i in idx])
         lon = np.array([rows[i]["long"] for i in idx])
         for j, i in enumerate(idx):  # rows are in time order
-            later = [m for m in range(j + 1, len(idx)) if rows[idx[m]]["ts"] - rows[i]["ts"]
-                     <= span]
+            end = j + 1
+            while end < len(idx) and rows[idx[end]]["ts"] - rows[i]["ts"] <= span:
+                end += 1  # rows are in time order: stop at the first one too late
+            later = list(range(j + 1, end))
             if not later:
                 continue
             near = haversine_m(lat[j], lon[j], lat[later], lon[later]) <= HOTSPOT_METRES
