@@ -30,9 +30,18 @@ class Settings:
     k_anonymity: int = 5
     # Lines longer than this are malformed: no access-log line is legitimately this long.
     max_line_bytes: int = 65536
-    # Lines handed to the processing engine at once (bounds memory of an import: two
-    # batches are in flight, one parsed while the one before is ingested).
+    # Lines handed to the processing engine at once (bounds memory of an import: the
+    # raw lines of one batch and the parsed hits of two are in memory at a time).
     import_batch_lines: int = 100_000
+    # A log import commits once at least this many events are stored (and at its end);
+    # an interrupted import resumes from the last commit. More than a row group (122,880
+    # rows) per transaction lets the store write them compressed, bypassing its log.
+    import_commit_events: int = 130_000
+    # The store's buffer memory during a log import (its own default: 80 % of RAM).
+    import_store_memory: str = "300MB"
+    # Engine threads of each of a log import's parallel stages (reading and parsing;
+    # preparing; storing). On two cores one each is fastest: more only compete.
+    import_stage_threads: int = 1
     # Memory the embedded engine may use; it never spills raw input to disk.
     engine_memory_limit: str = "2GB"
     engine_threads: int = 2

@@ -12,9 +12,11 @@ import duckdb
 from amtspuls.config import Settings
 
 
-def new_engine(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def new_engine(settings: Settings | None = None,
+               threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
-    threads = settings.engine_threads if settings else 2
+    if threads is None:
+        threads = settings.engine_threads if settings else 2
     memory = settings.engine_memory_limit if settings else "2GB"
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory}'")

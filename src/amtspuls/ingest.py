@@ -82,13 +82,13 @@ class Ingestor:
     """
 
     def __init__(self, settings: Settings, store: DuckDBStore, site: Site, source: str,
-                 report: IngestReport | None = None) -> None:
+                 report: IngestReport | None = None, threads: int | None = None) -> None:
         self.settings = settings
         self.store = store
         self.site = site
         self.source = source
         self.report = report or IngestReport()
-        self.engine = new_engine(settings)
+        self.engine = new_engine(settings, threads)
         # The finishing side's own connection to the same in-memory database.
         self.finisher = self.engine.cursor()
         self.finisher.execute("SET TimeZone = 'UTC'")

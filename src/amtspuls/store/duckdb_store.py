@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -109,6 +110,7 @@ class DuckDBStore:
         self.con.execute("SET checkpoint_threshold = '128MB'")
         self._lock = threading.RLock()
         self.write_lock = threading.Lock()
+        self._tx_depth = 0  # > 0 while `transaction()` is open (on the thread holding _lock)
         if not read_only:
             self.migrate()
 
@@ -212,6 +214,49 @@ class DuckDBStore:
     def ensure_site(self, domain: str) -> Site:
         return self.get_site(domain) or self.add_site(domain)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around everything written inside (nested uses join it), holding
+        the store's lock throughout. A log import stores several batches per transaction:
+        each commit costs a write-ahead-log flush, and a transaction that appends more
+        than a row group's worth of events lets the engine write them compressed straight
+        to the file instead of through the log. Rolled back on any error."""
+        with self._lock:
+            if self._tx_depth:
+                self._tx_depth += 1
+                try:
+                    yield
+                finally:
+                    self._tx_depth -= 1
+                return
+            self.con.execute("BEGIN")
+            self._tx_depth = 1
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self.con.execute("COMMIT")
+            finally:
+                self._tx_depth = 0
+
+    @contextmanager
+    def tuned(self, threads: int, memory_limit: str) -> Iterator[None]:
+        """Other engine threads and buffer memory for a while, then the defaults again. A
+        bulk import caps the memory (what it writes need not stay cached; the engine
+        writes what does not fit to `<store>.tmp`) and runs its statements on fewer
+        threads (its own stages already run in parallel)."""
+        with self._lock:
+            self.con.execute(f"SET threads = {int(threads)}")
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.con.execute(f"SET threads = {int(self.settings.engine_threads)}")
+                self.con.execute("RESET memory_limit")
+
     # -- ingest ------------------------------------------------------------------------
     def import_progress(self, fingerprint: str) -> int:
         with self._lock:  # the live ingest asks from its thread
@@ -231,7 +276,20 @@ class DuckDBStore:
     def prior_visits(self, site_id: int, visitor_ids: pa.Table, ts_from: datetime,
                      ts_to: datetime) -> pa.Table:
         """Last stored event per visitor shortly before a batch (to continue sessions)."""
+        with self._lock:
+            if self._tx_depth:
+                # Inside an open transaction (this thread holds the lock): only its own
+                # connection sees the batches written but not yet committed.
+                return self._prior_visits(self.con, site_id, visitor_ids, ts_from, ts_to)
         cur = self.cursor()
+        try:
+            return self._prior_visits(cur, site_id, visitor_ids, ts_from, ts_to)
+        finally:
+            cur.close()
+
+    @staticmethod
+    def _prior_visits(cur: duckdb.DuckDBPyConnection, site_id: int, visitor_ids: pa.Table,
+                      ts_from: datetime, ts_to: datetime) -> pa.Table:
         cur.register("batch_visitors", visitor_ids)
         try:
             return cur.sql(
@@ -245,7 +303,6 @@ class DuckDBStore:
             ).to_arrow_table()
         finally:
             cur.unregister("batch_visitors")
-            cur.close()
 
     def write_batch(
         self,
@@ -260,46 +317,40 @@ class DuckDBStore:
         aggregates are now stale, and (for a file import) how far the file is done."""
         events = events.cast(EVENT_SCHEMA)
         counts = [c for c in counts if c[3]]
-        with self._lock:
+        with self.transaction():
             con = self.con
-            con.execute("BEGIN")
-            try:
-                if events.num_rows:
-                    con.register("new_events", events)
-                    con.execute("INSERT INTO events SELECT * FROM new_events")
-                    # Local days touched: from the batch's time range (a handful of days),
-                    # not a time-zone conversion per event.
-                    ((lo, hi),) = con.execute("SELECT min(ts), max(ts) FROM new_events").fetchall()
-                    con.unregister("new_events")
-                    days = local_days(site.timezone, lo, hi)
-                    self._insert_rows(con, "dirty_days", pa.table({
-                        "site_id": pa.array([site.id] * len(days), pa.int32()),
-                        "day": pa.array(days, pa.date32())}))
-                if sessions is not None and sessions.num_rows:
-                    self._merge_sessions(con, site, sessions)
-                if counts:
-                    # One statement from an Arrow table: executemany costs a statement
-                    # per row.
-                    self._insert_rows(con, "ingest_counts", pa.table({
-                        "site_id": pa.array([site.id] * len(counts), pa.int32()),
-                        "day": pa.array([c[0] for c in counts], pa.date32()),
-                        "source": pa.array([c[1] for c in counts], pa.string()),
-                        "reason": pa.array([c[2] for c in counts], pa.string()),
-                        "n": pa.array([c[3] for c in counts], pa.int64())}))
-                if progress:
-                    con.execute(
-                        """
-                        INSERT INTO imports (fingerprint, site_id, path, format, lines_done, counts)
-                        VALUES ($fp, $site, $path, $format, $done, $counts)
-                        ON CONFLICT (fingerprint) DO UPDATE SET lines_done = excluded.lines_done,
-                            counts = excluded.counts, path = excluded.path, updated = now()
-                        """,
-                        {**progress, "site": site.id},
-                    )
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+            if events.num_rows:
+                con.register("new_events", events)
+                con.execute("INSERT INTO events SELECT * FROM new_events")
+                # Local days touched: from the batch's time range (a handful of days),
+                # not a time-zone conversion per event.
+                ((lo, hi),) = con.execute("SELECT min(ts), max(ts) FROM new_events").fetchall()
+                con.unregister("new_events")
+                days = local_days(site.timezone, lo, hi)
+                self._insert_rows(con, "dirty_days", pa.table({
+                    "site_id": pa.array([site.id] * len(days), pa.int32()),
+                    "day": pa.array(days, pa.date32())}))
+            if sessions is not None and sessions.num_rows:
+                self._merge_sessions(con, site, sessions)
+            if counts:
+                # One statement from an Arrow table: executemany costs a statement
+                # per row.
+                self._insert_rows(con, "ingest_counts", pa.table({
+                    "site_id": pa.array([site.id] * len(counts), pa.int32()),
+                    "day": pa.array([c[0] for c in counts], pa.date32()),
+                    "source": pa.array([c[1] for c in counts], pa.string()),
+                    "reason": pa.array([c[2] for c in counts], pa.string()),
+                    "n": pa.array([c[3] for c in counts], pa.int64())}))
+            if progress:
+                con.execute(
+                    """
+                    INSERT INTO imports (fingerprint, site_id, path, format, lines_done, counts)
+                    VALUES ($fp, $site, $path, $format, $done, $counts)
+                    ON CONFLICT (fingerprint) DO UPDATE SET lines_done = excluded.lines_done,
+                        counts = excluded.counts, path = excluded.path, updated = now()
+                    """,
+                    {**progress, "site": site.id},
+                )
 
     @staticmethod
     def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
@@ -383,14 +434,9 @@ class DuckDBStore:
             ).fetchall()
             if not days:
                 return 0
-            con.execute("BEGIN")
-            try:
+            with self.transaction():
                 self._refresh_daily(con, site, only)
                 con.execute(f"DELETE FROM dirty_days WHERE site_id = ?{only}", [site.id])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
             return len(days)
 
     def _refresh_daily(self, con: duckdb.DuckDBPyConnection, site: Site, only: str = "") -> None:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ from amtspuls.store import DuckDBStore
 
 # During an import, daily aggregates are brought up to date once this many days are done.
 REFRESH_EVERY_DAYS = 7
+# Prepared batches that may wait for the storing side.
+PREPARED_AHEAD = 1
 
 
 def local_date(site: Site, ts: datetime) -> date:
@@ -88,10 +91,14 @@ def import_logs(
     started = time.perf_counter()
     report = IngestReport()
     files = plan(paths, site, format_name, settings)
-    ingestor = Ingestor(settings, store, site, source="log", report=report)
+    # The import's two stages run in parallel, each on `import_stage_threads` engine
+    # threads: more would only compete for the same cores.
+    threads = settings.import_stage_threads
+    ingestor = Ingestor(settings, store, site, source="log", report=report, threads=threads)
     try:
-        for planned in files:
-            _import_file(settings, store, ingestor, planned, report, on_progress)
+        with store.tuned(threads, settings.import_store_memory):
+            for planned in files:
+                _import_file(settings, store, ingestor, planned, report, on_progress)
     finally:
         ingestor.close()
         started_refresh = time.perf_counter()
@@ -105,18 +112,24 @@ def import_logs(
 def _prepared_batches(settings: Settings, ingestor: Ingestor, planned: PlannedFile,
                       skip_lines: int, timings: dict[str, float]
                       ) -> Iterator[tuple[int, int, ParsedBatch, Prepared]]:
-    """Read, parse and prepare (`Ingestor.prepare`: lookups, classification,
-    pseudonymisation) in a background thread, one batch ahead of `Ingestor.finish`
-    (sessions, write): the engine releases the interpreter lock, so the two halves
-    overlap on two cores. At most two batches exist at once: the producer starts
-    reading the next one only when the consumer has taken the last one (and so is done
-    with the one before)."""
-    handoff: queue.Queue = queue.Queue(maxsize=1)
+    """Three stages, one batch after another, overlapping on the cores (the engine
+    releases the interpreter lock): a reading thread reads and parses, a preparing
+    thread runs `Ingestor.prepare` (lookups, classification, pseudonymisation), and the
+    caller `Ingestor.finish` (sessions, write).
+
+    Memory stays bounded: the raw lines of one batch exist at a time (the reader's), the
+    parsed hits of at most two (one waiting, one being prepared), and up to
+    `PREPARED_AHEAD` prepared batches (kept rows without IP or user agent, about a third
+    of the lines) wait for the caller, so that no stage idles when a batch takes
+    another stage longer than usual."""
+    parsed_q: queue.Queue = queue.Queue(maxsize=1)
+    handoff: queue.Queue = queue.Queue(maxsize=PREPARED_AHEAD)
     done = object()
     stop = threading.Event()
+    # The reader's own connection to the engine (a connection serves one thread).
+    parser = ingestor.engine.cursor()
 
-    def produce() -> None:
-        engine = ingestor.engine
+    def read() -> None:
         try:
             if skip_lines and hasattr(planned.fmt, "replay"):
                 # Resuming: header state (W3C #Fields) is rebuilt from the lines already done.
@@ -135,33 +148,55 @@ def _prepared_batches(settings: Settings, ingestor: Ingestor, planned: PlannedFi
                         return
                     t_parse = time.perf_counter()
                     timings["read"] = timings.get("read", 0.0) + t_parse - t_read
-                    parsed = planned.fmt.parse(batch, engine)
+                    parsed = planned.fmt.parse(batch, parser)
                     timings["parse"] = timings.get("parse", 0.0) + time.perf_counter() - t_parse
-                    # Hand over only numbers and the prepared rows: the text lines and the
-                    # raw hits are freed here.
-                    first, n = batch.first_line_no, len(batch)
-                    del batch
-                    prepared = ingestor.prepare(parsed.hits)
-                    parsed.hits = parsed.hits.schema.empty_table()
-                    item = (first, n, parsed, prepared)
-                    handoff.put(item)
-                    del item, parsed, prepared
-                    handoff.join()  # until the consumer has taken it
+                    item = (batch.first_line_no, len(batch), parsed)
+                    del batch, parsed  # the text lines are freed here
+                    parsed_q.put(item)
+                    del item
+                    # Until the preparing thread has taken it: only then is the batch
+                    # before it done, and the next one read.
+                    parsed_q.join()
                     t_read = time.perf_counter()
-            handoff.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            if not stop.is_set():
-                handoff.put(exc)
+            parsed_q.put(done)
+        except BaseException as exc:  # handed on to the caller, raised there
+            parsed_q.put(exc)
 
-    worker = threading.Thread(target=produce, name="amtspuls-parse", daemon=True)
-    worker.start()
+    def prepare() -> None:
+        try:
+            while True:
+                try:
+                    item = parsed_q.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():  # the caller has stopped: the reader may be gone
+                        return
+                    continue
+                parsed_q.task_done()
+                if item is done or isinstance(item, BaseException):
+                    handoff.put(item)
+                    return
+                if stop.is_set():
+                    continue
+                first, n, parsed = item
+                del item
+                prepared = ingestor.prepare(parsed.hits)
+                # Hand over only numbers and the prepared rows: the raw hits are freed.
+                parsed.hits = parsed.hits.schema.empty_table()
+                handoff.put((first, n, parsed, prepared))  # waits while PREPARED_AHEAD wait
+                del parsed, prepared
+        except BaseException as exc:
+            handoff.put(exc)
+
+    workers = [threading.Thread(target=read, name="amtspuls-read", daemon=True),
+               threading.Thread(target=prepare, name="amtspuls-prepare", daemon=True)]
+    for worker in workers:
+        worker.start()
     try:
         # While the first batch is read: load what the steps need once per process, so
-        # that the producer does not do it in the way of every other step.
+        # that the workers do not do it in the way of every other step.
         ingestor.warm_up()
         while True:
             item = handoff.get()
-            handoff.task_done()
             if item is done:
                 break
             if isinstance(item, BaseException):
@@ -169,16 +204,17 @@ def _prepared_batches(settings: Settings, ingestor: Ingestor, planned: PlannedFi
             yield item
             del item
     finally:
-        # Also when the consumer stops early: the producer finishes its batch and ends
-        # (whatever it still hands over is dropped) before the engine it uses is closed.
+        # Also when the caller stops early: the workers finish their batch and end
+        # (whatever they still hand over is dropped) before the engine they use is closed.
         stop.set()
-        while worker.is_alive():
-            try:
-                handoff.get(timeout=0.05)
-                handoff.task_done()
-            except queue.Empty:
-                pass
-        worker.join()
+        while any(worker.is_alive() for worker in workers):
+            for q in (parsed_q, handoff):
+                with suppress(queue.Empty):
+                    q.get(timeout=0.02)
+                    q.task_done()
+        for worker in workers:
+            worker.join()
+        parser.close()
 
 
 def _import_file(settings, store, ingestor, planned: PlannedFile, report: IngestReport,
@@ -188,49 +224,68 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
     done = store.import_progress(planned.fingerprint)
     lines_done = done
     refreshed_to: date | None = None
-    try:
-        for first_line_no, n, parsed, prepared in _prepared_batches(
-                settings, ingestor, planned, done, report.step_seconds):
-            lines_done = first_line_no + n - 1
-            imported = n - len(parsed.malformed)
-            for reason, count in parsed.skipped.items():
-                report.count(report.dropped, reason, count)
-            report.lines += n
-            report.imported += imported
-            report.add_malformed(parsed.malformed)
-            progress = {
-                "fp": planned.fingerprint,
-                "path": key,
-                "format": planned.fmt.name,
-                "done": lines_done,
-                "counts": None,
-            }
-            events = ingestor.finish(prepared, progress)
-            del parsed, prepared  # not kept alive while the next batch is awaited
-            if events.num_rows:
-                # Logs run forward in time: the days before this batch's first event are
-                # most likely complete, so their aggregates are computed now (a week at
-                # a time), while the next batch is being prepared, rather than all at
-                # the end. A day touched again later is marked stale again and
-                # recomputed then.
-                cut = local_date(ingestor.site, pc.min(events["ts"]).as_py())
-                if refreshed_to is None or (cut - refreshed_to).days >= REFRESH_EVERY_DAYS:
+    # Batches are stored a few at a time in one transaction (`DuckDBStore.transaction`),
+    # each with the file's progress: an error rolls back to the last commit, from where
+    # a re-run resumes.
+    with ExitStack() as open_tx:
+        uncommitted = 0
+        try:
+            for first_line_no, n, parsed, prepared in _prepared_batches(
+                    settings, ingestor, planned, done, report.step_seconds):
+                if not uncommitted:
+                    open_tx.enter_context(store.transaction())
+                lines_done = first_line_no + n - 1
+                imported = n - len(parsed.malformed)
+                for reason, count in parsed.skipped.items():
+                    report.count(report.dropped, reason, count)
+                report.lines += n
+                report.imported += imported
+                report.add_malformed(parsed.malformed)
+                progress = {
+                    "fp": planned.fingerprint,
+                    "path": key,
+                    "format": planned.fmt.name,
+                    "done": lines_done,
+                    "counts": None,
+                }
+                events = ingestor.finish(prepared, progress)
+                del parsed, prepared  # not kept alive while the next batch is awaited
+                uncommitted += max(1, events.num_rows)
+                if events.num_rows:
+                    # Logs run forward in time: the days before this batch's first event
+                    # are most likely complete, so their aggregates are computed now (a
+                    # week at a time), while the next batch is being prepared, rather
+                    # than all at the end. A day touched again later is marked stale
+                    # again and recomputed then.
+                    cut = local_date(ingestor.site, pc.min(events["ts"]).as_py())
+                    if refreshed_to is None or (cut - refreshed_to).days >= REFRESH_EVERY_DAYS:
+                        started = time.perf_counter()
+                        store.refresh_daily(ingestor.site, before=cut)
+                        refreshed_to = cut
+                        report.step_seconds["refresh_daily"] = (
+                            report.step_seconds.get("refresh_daily", 0.0)
+                            + time.perf_counter() - started)
+                del events
+                if uncommitted >= settings.import_commit_events:
                     started = time.perf_counter()
-                    store.refresh_daily(ingestor.site, before=cut)
-                    refreshed_to = cut
-                    report.step_seconds["refresh_daily"] = (
-                        report.step_seconds.get("refresh_daily", 0.0)
-                        + time.perf_counter() - started)
-            del events
-            if on_progress:
-                on_progress(n)
-    except TruncatedInput as exc:
-        bad_line = exc.line_no + 1
-        report.lines += 1
-        report.add_malformed([bad_line])
-        report.skipped_files[key] = (
-            f"compressed data ends early or is corrupt after line {exc.line_no}: {exc.reason}"
-        )
-        sys.stderr.write(f"amtspuls: {key}: {report.skipped_files[key]}\n")
+                    open_tx.close()  # commits
+                    uncommitted = 0
+                    report.step_seconds["commit"] = (report.step_seconds.get("commit", 0.0)
+                                                     + time.perf_counter() - started)
+                if on_progress:
+                    on_progress(n)
+        except TruncatedInput as exc:
+            # What came before the damage is kept (committed with the open transaction).
+            bad_line = exc.line_no + 1
+            report.lines += 1
+            report.add_malformed([bad_line])
+            report.skipped_files[key] = (
+                f"compressed data ends early or is corrupt after line {exc.line_no}: "
+                f"{exc.reason}"
+            )
+            sys.stderr.write(f"amtspuls: {key}: {report.skipped_files[key]}\n")
+        started = time.perf_counter()
+    report.step_seconds["commit"] = (report.step_seconds.get("commit", 0.0)
+                                     + time.perf_counter() - started)
     if done and lines_done == done:
         report.skipped_files.setdefault(key, f"already imported ({done} lines)")

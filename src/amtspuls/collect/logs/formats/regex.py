@@ -11,12 +11,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from amtspuls.collect.logs.formats.base import LogFormat, ParsedBatch, non_blank
 from amtspuls.collect.logs.formats.fields import client_ip_sql
 from amtspuls.collect.logs.reader import LineBatch
 from amtspuls.model import HIT_SCHEMA
 
+# Hit columns a log line fills (the others are tracker-only: NULL).
+_PARSED_COLUMNS = {"line_no", "ts", "ip", "user_agent", "host", "method", "url", "status",
+                   "bytes", "referrer"}
 KNOWN_FIELDS = {"ip", "host", "ts", "request", "method", "url", "status", "bytes", "referrer",
                 "user_agent"}
 
@@ -104,22 +108,24 @@ class RegexFormat(LogFormat):
         return self.spec.fields.index("ts") + 1
 
     def _build_select(self) -> tuple[str, str | None]:
-        """SQL for temp table `parsed` (typed columns per line; `fast_ok` false where the
-        line still needs the regex) and, for fast formats, SQL that replaces those lines'
-        rows with the regex's reading. Cutting and typing run in one statement: the raw
-        strings are never materialised."""
+        """A SELECT of the hit columns (`HIT_SCHEMA`, plus `blank` and `fast_ok`) per line,
+        and, for fast formats, the SELECT that reads the lines that are not `fast_ok`
+        (table `slow_lines`) with the regex instead. Cutting and typing run in one
+        statement whose result goes straight to Arrow: the raw strings are never
+        materialised."""
         f = self.spec.fields
         names = "[" + ", ".join(_sql_str(n) for n in f) + "]"
         regex = _sql_str(self.spec.regex)
-        typed = self._typed(_sql_str(self.spec.ts_format))
+        cols = ", ".join(c if c in _PARSED_COLUMNS else f"NULL AS {c}" for c in HIT_SCHEMA.names)
+        typed = (f"SELECT {cols}, blank, fast_ok FROM ("
+                 f"{self._typed(_sql_str(self.spec.ts_format))})")
         by_regex = f"""
             SELECT line_no, {_BLANK} AS blank, true AS fast_ok, {self._fields_from_groups(f)}
             FROM (SELECT line_no, line, regexp_extract(line, {regex}, {names}) AS g
                   FROM batch_lines WHERE_CLAUSE)
         """
         if self.spec.fast != "ncsa":
-            plain = typed.replace("__RAW__", by_regex.replace("WHERE_CLAUSE", ""))
-            return f"CREATE OR REPLACE TEMP TABLE parsed AS {plain}", None
+            return typed.replace("__RAW__", by_regex.replace("WHERE_CLAUSE", "")), None
         # Lines of the expected shape (the right number of double quotes, none escaped, a
         # bracketed time stamp, a numeric status) are cut at their quotes; the rest go
         # through the regex, which then runs only on them.
@@ -132,16 +138,13 @@ class RegexFormat(LogFormat):
             "AND regexp_full_match(trim(s[3]), '[0-9]{3} ([0-9]+|-)')"
         )
         by_quotes = f"""
-            SELECT line_no, {_BLANK} AS blank, {shape} AS fast_ok,
+            SELECT line_no, {_BLANK} AS blank, coalesce({shape}, false) AS fast_ok,
                    {self._fields_from_quotes(f)}
             FROM (SELECT line_no, line, string_split(line, '"') AS s FROM batch_lines)
         """
-        fast = "CREATE OR REPLACE TEMP TABLE parsed AS " + typed.replace("__RAW__", by_quotes)
-        slow = f"""
-            DELETE FROM parsed WHERE NOT fast_ok;
-            INSERT INTO parsed {typed.replace("__RAW__", by_regex.replace(
-                "WHERE_CLAUSE", "WHERE line_no IN (SELECT line_no FROM slow_lines)"))}
-        """
+        fast = typed.replace("__RAW__", by_quotes)
+        slow = typed.replace("__RAW__", by_regex.replace(
+            "WHERE_CLAUSE", "WHERE line_no IN (SELECT line_no FROM slow_lines)"))
         return fast, slow
 
     def _prefix_regex(self) -> str:
@@ -155,8 +158,9 @@ class RegexFormat(LogFormat):
     def _typed(ts_fmt: str) -> str:
         """A SELECT of typed columns over raw strings (a subquery replaces `__RAW__`); ts
         NULL: the line is blank or malformed."""
-        method = "split_part(trim(req_raw), ' ', 1)"
-        target = "split_part(trim(req_raw), ' ', 2)"
+        # The request line is cut once (`rq`); an index past its end is NULL.
+        method = "rq[1]"
+        target = "coalesce(rq[2], '')"
         has_req = f"({target} <> '' AND regexp_full_match({method}, '[A-Za-z]+'))"
         return f"""
         SELECT
@@ -171,7 +175,7 @@ class RegexFormat(LogFormat):
             try_cast(status_raw AS INTEGER) AS status,
             try_cast(bytes_raw AS BIGINT) AS bytes,
             nullif(nullif(replace(ref_raw, '\\"', '"'), '-'), '') AS referrer
-        FROM (__RAW__)
+        FROM (SELECT *, string_split(trim(req_raw), ' ') AS rq FROM (__RAW__))
         """
 
     @staticmethod
@@ -221,27 +225,26 @@ class RegexFormat(LogFormat):
         fast, slow = self._select
         engine.register("batch_lines", table)
         try:
-            engine.execute(fast)
+            parsed = engine.sql(fast).to_arrow_table()
             if slow:
-                engine.execute(
-                    "CREATE OR REPLACE TEMP TABLE slow_lines AS "
-                    "SELECT line_no FROM parsed WHERE NOT fast_ok"
-                )
-                if engine.execute("SELECT count(*) FROM slow_lines").fetchall()[0][0]:
-                    engine.execute(slow)
-                engine.execute("DROP TABLE slow_lines")
+                fast_ok = parsed["fast_ok"]
+                if not pc.all(fast_ok).as_py():
+                    engine.register("slow_lines", parsed.filter(pc.invert(fast_ok))
+                                    .select(["line_no"]))
+                    try:
+                        again = engine.sql(slow).to_arrow_table()
+                    finally:
+                        engine.unregister("slow_lines")
+                    parsed = pa.concat_tables([parsed.filter(fast_ok), again])
         finally:
             engine.unregister("batch_lines")
         too_long = set(batch.too_long)
-        rejected = engine.execute("SELECT line_no, blank FROM parsed WHERE ts IS NULL").fetchall()
-        malformed = sorted({n for n, blank in rejected if not blank} | too_long)
-        blank = sum(1 for n, is_blank in rejected if is_blank and n not in too_long)
-        cols = ", ".join(
-            c if c in {"line_no", "ts", "ip", "user_agent", "host", "method", "url", "status",
-                       "bytes", "referrer"} else f"NULL AS {c}"
-            for c in HIT_SCHEMA.names
-        )
-        hits = engine.sql(f"SELECT {cols} FROM parsed WHERE ts IS NOT NULL").to_arrow_table()
-        engine.execute("DROP TABLE parsed")
+        valid = pc.is_valid(parsed["ts"])
+        rejected = parsed.filter(pc.invert(valid)).select(["line_no", "blank"]).to_pydict()
+        malformed = sorted({n for n, blank in zip(rejected["line_no"], rejected["blank"],
+                                                  strict=True) if not blank} | too_long)
+        blank = sum(1 for n, is_blank in zip(rejected["line_no"], rejected["blank"],
+                                             strict=True) if is_blank and n not in too_long)
+        hits = parsed.filter(valid).drop_columns(["blank", "fast_ok"])
         skipped = {"blank": blank} if blank else {}
         return ParsedBatch(hits=hits.cast(HIT_SCHEMA), malformed=malformed, skipped=skipped)
