@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amtspuls.analyze.reports import local_range, run_report
 from amtspuls.errors import UserError
+from amtspuls.model import Site
 from amtspuls.privacy.kanon import suppress_small
 from amtspuls.serve import auth
 from amtspuls.serve.auth import Principal, principal_of
@@ -229,14 +230,19 @@ async def _form_action(request: Request, role: str, global_role: bool = False
         return _message(request, 403, "Keine Berechtigung", str(exc.detail))
     site_id = None
     if not global_role:
-        domain = request.query_params.get("site") or form.get("site") or ""
-        site = request.app.state.store.get_site(domain) if domain else None
+        site = _site_of(request, form)
         site_id = site.id if site else None
     if not principal.can(role, site_id):
         _audit(request, principal, "denied", False, request.url.path)
         return _message(request, 403, "Keine Berechtigung",
                         translator(language(request))("Keine Berechtigung"))
     return principal, form
+
+
+def _site_of(request: Request, form: dict[str, str]) -> Site | None:
+    """The site a form acts on (`?site=` or the form's `site` field)."""
+    domain = request.query_params.get("site") or form.get("site") or ""
+    return request.app.state.store.get_site(domain) if domain else None
 
 
 def _audit(request: Request, principal: Principal | None, action: str, ok: bool = True,
@@ -374,8 +380,7 @@ async def recompute_recommendations(request: Request) -> Response:
     principal, form = got
     store = request.app.state.store
     t = translator(language(request))
-    domain = request.query_params.get("site") or form.get("site") or ""
-    site = store.get_site(domain) if domain else None
+    site = _site_of(request, form)
     if site is None:
         return _message(request, 404, "Seite nicht gefunden", t("Seite nicht gefunden"))
     back = _return_to(request, "empfehlungen", site)
@@ -410,8 +415,7 @@ async def lifecycle(request: Request, area: str, item_id: str) -> Response:
     principal, form = got
     store = request.app.state.store
     t = translator(language(request))
-    domain = request.query_params.get("site") or form.get("site") or ""
-    site = store.get_site(domain) if domain else None
+    site = _site_of(request, form)
     handler = _LIFECYCLE.get(area)
     if handler is None or site is None:
         return _message(request, 404, "Seite nicht gefunden", "unknown action")
