@@ -24,7 +24,6 @@ prepare the next batch while the last one is finished (`collect.logs.importer`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,7 +117,6 @@ class Ingestor:
         if not hits.num_rows:
             return Prepared(None)
         self._counts = []
-        timings = self.report.step_seconds
         # From here on time is naive UTC (fast in the engine); local days come from the
         # site's offsets table rather than a time-zone call per row.
         ts_col = hits.schema.get_field_index("ts")
@@ -129,9 +127,8 @@ class Ingestor:
         try:
             self._put_offsets()
             for name, step in self.steps:
-                started = time.perf_counter()
-                step()
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+                with self.report.timed(name):
+                    step()
             # Shared (not temp) so that the finishing connection sees it.
             self.engine.execute(f"ALTER TABLE kept_hits RENAME TO {table}")
         finally:
@@ -141,21 +138,17 @@ class Ingestor:
 
     def finish(self, prepared: Prepared, progress: dict[str, Any] | None = None) -> pa.Table:
         """Sessions and the write, on `self.finisher`; stores the batch atomically."""
-        timings = self.report.step_seconds
         events = EVENT_SCHEMA.empty_table()
         sessions = None
         con = self.finisher
         try:
             if prepared.table is not None:
-                started = time.perf_counter()
-                self.put_session(prepared.table)
-                timings["put_session"] = (timings.get("put_session", 0.0)
-                                          + time.perf_counter() - started)
+                with self.report.timed("put_session"):
+                    self.put_session(prepared.table)
                 events = self._events()
                 sessions = self._session_parts()
-            started = time.perf_counter()
-            self.store.write_batch(self.site, events, sessions, prepared.counts, progress)
-            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - started
+            with self.report.timed("write"):
+                self.store.write_batch(self.site, events, sessions, prepared.counts, progress)
             report = self.report
             for _day, _source, kind, n in prepared.counts:
                 if kind == "bot":

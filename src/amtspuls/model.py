@@ -8,6 +8,9 @@ pipeline hands to the store. Nothing personal survives from the first to the sec
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -144,6 +147,16 @@ class IngestReport:
     def count(self, bucket: dict[str, int], key: str, n: int) -> None:
         if n:
             bucket[key] = bucket.get(key, 0) + n
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Adds the time spent inside to `step_seconds[step]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.step_seconds[step] = (self.step_seconds.get(step, 0.0)
+                                       + time.perf_counter() - started)
 
     def to_json(self) -> dict:
         return {

@@ -101,10 +101,8 @@ def import_logs(
                 _import_file(settings, store, ingestor, planned, report, on_progress)
     finally:
         ingestor.close()
-        started_refresh = time.perf_counter()
-        store.refresh_daily(site)
-        report.step_seconds["refresh_daily"] = (report.step_seconds.get("refresh_daily", 0.0)
-                                                + time.perf_counter() - started_refresh)
+        with report.timed("refresh_daily"):
+            store.refresh_daily(site)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -259,19 +257,14 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
                     # again and recomputed then.
                     cut = local_date(ingestor.site, pc.min(events["ts"]).as_py())
                     if refreshed_to is None or (cut - refreshed_to).days >= REFRESH_EVERY_DAYS:
-                        started = time.perf_counter()
-                        store.refresh_daily(ingestor.site, before=cut)
+                        with report.timed("refresh_daily"):
+                            store.refresh_daily(ingestor.site, before=cut)
                         refreshed_to = cut
-                        report.step_seconds["refresh_daily"] = (
-                            report.step_seconds.get("refresh_daily", 0.0)
-                            + time.perf_counter() - started)
                 del events
                 if uncommitted >= settings.import_commit_events:
-                    started = time.perf_counter()
-                    open_tx.close()  # commits
+                    with report.timed("commit"):
+                        open_tx.close()
                     uncommitted = 0
-                    report.step_seconds["commit"] = (report.step_seconds.get("commit", 0.0)
-                                                     + time.perf_counter() - started)
                 if on_progress:
                     on_progress(n)
         except TruncatedInput as exc:
@@ -284,8 +277,7 @@ def _import_file(settings, store, ingestor, planned: PlannedFile, report: Ingest
                 f"{exc.reason}"
             )
             sys.stderr.write(f"amtspuls: {key}: {report.skipped_files[key]}\n")
-        started = time.perf_counter()
-    report.step_seconds["commit"] = (report.step_seconds.get("commit", 0.0)
-                                     + time.perf_counter() - started)
+        with report.timed("commit"):
+            open_tx.close()
     if done and lines_done == done:
         report.skipped_files.setdefault(key, f"already imported ({done} lines)")
