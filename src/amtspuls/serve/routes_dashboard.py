@@ -219,7 +219,9 @@ def _flash(ctx: PageContext) -> str | None:
 # -- actions (POST forms, CSRF-checked) ---------------------------------------------------
 
 async def _form_action(request: Request, role: str, global_role: bool = False
-                       ) -> tuple[Principal, dict[str, str]] | Response:
+                       ) -> tuple[Principal, dict[str, str], Site | None] | Response:
+    """Login, CSRF token and role checked: (principal, form fields, the site the form acts
+    on, None for a global role), or the error page."""
     principal = principal_of(request)
     if principal is None:
         return _message(request, 401, "Anmelden", "login required")
@@ -228,21 +230,16 @@ async def _form_action(request: Request, role: str, global_role: bool = False
         auth.require_csrf(request, principal, form.get(auth.CSRF_FIELD))
     except StarletteHTTPException as exc:
         return _message(request, 403, "Keine Berechtigung", str(exc.detail))
-    site_id = None
-    if not global_role:
-        site = _site_of(request, form)
-        site_id = site.id if site else None
+    site = None
+    if not global_role:  # `?site=` or the form's `site` field
+        domain = request.query_params.get("site") or form.get("site") or ""
+        site = request.app.state.store.get_site(domain) if domain else None
+    site_id = site.id if site else None
     if not principal.can(role, site_id):
         _audit(request, principal, "denied", False, request.url.path)
         return _message(request, 403, "Keine Berechtigung",
                         translator(language(request))("Keine Berechtigung"))
-    return principal, form
-
-
-def _site_of(request: Request, form: dict[str, str]) -> Site | None:
-    """The site a form acts on (`?site=` or the form's `site` field)."""
-    domain = request.query_params.get("site") or form.get("site") or ""
-    return request.app.state.store.get_site(domain) if domain else None
+    return principal, form, site
 
 
 def _audit(request: Request, principal: Principal | None, action: str, ok: bool = True,
@@ -271,7 +268,7 @@ async def add_site(request: Request) -> Response:
     got = await _form_action(request, "admin", global_role=True)
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, _ = got
     try:
         site = await asyncio.to_thread(request.app.state.store.add_site, form.get("domain", ""),
                                        form.get("timezone") or None)
@@ -289,7 +286,7 @@ async def add_user(request: Request) -> Response:
     got = await _form_action(request, "admin", global_role=True)
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, _ = got
     password = form.get("password") or None
     try:
         await asyncio.to_thread(auth.add_user, request.app.state.store, form.get("name", ""),
@@ -305,7 +302,7 @@ async def lock_user(request: Request, user_id: int) -> Response:
     got = await _form_action(request, "admin", global_role=True)
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, _ = got
     store = request.app.state.store
     user = us.user_by_id(store, user_id)
     if user is None or user.id == principal.user.id:
@@ -321,7 +318,7 @@ async def create_token(request: Request) -> Response:
     got = await _form_action(request, "admin", global_role=True)
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, _ = got
     try:
         token, _ = await asyncio.to_thread(auth.issue_token, request.app.state.store,
                                            form.get("user", ""), form.get("label") or "api",
@@ -342,7 +339,7 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     got = await _form_action(request, "admin", global_role=True)
     if isinstance(got, Response):
         return got
-    principal, _ = got
+    principal, _, _ = got
     from datetime import UTC, datetime
 
     ok = us.revoke_token(request.app.state.store, token_id,
@@ -377,10 +374,9 @@ async def recompute_recommendations(request: Request) -> Response:
     got = await _form_action(request, "analyst")
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, site = got
     store = request.app.state.store
     t = translator(language(request))
-    site = _site_of(request, form)
     if site is None:
         return _message(request, 404, "Seite nicht gefunden", t("Seite nicht gefunden"))
     back = _return_to(request, "empfehlungen", site)
@@ -412,10 +408,9 @@ async def lifecycle(request: Request, area: str, item_id: str) -> Response:
     got = await _form_action(request, "analyst")
     if isinstance(got, Response):
         return got
-    principal, form = got
+    principal, form, site = got
     store = request.app.state.store
     t = translator(language(request))
-    site = _site_of(request, form)
     handler = _LIFECYCLE.get(area)
     if handler is None or site is None:
         return _message(request, 404, "Seite nicht gefunden", "unknown action")
